@@ -160,6 +160,15 @@ impl CertifiedKey {
         Ok(loaded)
     }
 
+    /// The same value with the file locations recorded (as a journal restores them).
+    pub fn with_paths(self, cert_path: Option<PathBuf>, key_path: Option<PathBuf>) -> Self {
+        Self {
+            cert_path,
+            key_path,
+            ..self
+        }
+    }
+
     pub fn cert(&self) -> &Certificate {
         &self.cert
     }

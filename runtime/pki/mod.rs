@@ -13,14 +13,18 @@
 //! | `verify.rs`   | signature and chain checks ([`verify_chain`])                      |
 //! | `files.rs`    | exclusive, mode-0600 file writes and reads                         |
 //! | `script.rs`   | the Rhai bindings (`gen_cert`, `bundle`, `load_cert`, …)           |
+//! | `accessors.rs`| what scripts read from those values, and how they print            |
 //! | `journal.rs`  | how those Rhai values are recorded in and restored from a journal |
 
+mod accessors;
 mod bundle;
 mod cert;
 mod error;
 mod files;
 mod generate;
+mod journal;
 mod key;
+pub mod script;
 mod verify;
 
 pub use bundle::Bundle;
@@ -28,5 +32,6 @@ pub use cert::{Certificate, KeyAlgorithm, SignatureAlgorithm};
 pub use error::{PkiError, chain_text};
 pub use files::{read_text, write_new};
 pub use generate::{CertRequest, CertifiedKey, Profile, Validity, generate};
+pub use journal::JournalError;
 pub use key::PrivateKey;
 pub use verify::{VerifyError, verify_chain};
