@@ -205,6 +205,28 @@ fn curve_name(curve: ObjectIdentifier) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any P-256 scalar survives SEC1 → key → SEC1 and PKCS#8 → key unchanged.
+        #[test]
+        fn sec1_and_pkcs8_round_trip(bytes in proptest::array::uniform32(any::<u8>())) {
+            let Ok(secret) = p256::SecretKey::from_slice(&bytes) else {
+                // Zero or not below the group order: not a key.
+                return Ok(());
+            };
+            let key = PrivateKey::from_secret(&secret).unwrap();
+            let sec1 = key.to_sec1_pem().unwrap();
+            let again = PrivateKey::from_pem(&sec1, "sec1").unwrap();
+            prop_assert_eq!(again.to_sec1_pem().unwrap(), sec1.clone());
+            let reread = p256::SecretKey::from_sec1_pem(&sec1).unwrap();
+            prop_assert_eq!(reread.to_bytes(), secret.to_bytes());
+
+            let pkcs8 = secret.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap();
+            let from_pkcs8 = PrivateKey::from_pem(&pkcs8, "pkcs8").unwrap();
+            prop_assert_eq!(from_pkcs8.to_sec1_pem().unwrap(), sec1);
+        }
+    }
 
     #[test]
     fn sec1_output_names_the_curve_and_reads_back() {
