@@ -63,7 +63,7 @@ pub(super) fn register_types(engine: &mut Engine) {
         engine,
         "certs",
         "Bundle",
-        "Array",
+        "array",
         "The certificates, new first.",
         |b: &mut Bundle| -> Array { b.certs().iter().cloned().map(Dynamic::from).collect() },
     );
@@ -71,7 +71,7 @@ pub(super) fn register_types(engine: &mut Engine) {
         engine,
         "fingerprints",
         "Bundle",
-        "Array",
+        "array",
         "SHA-256 fingerprints of the certificates, in order.",
         |b: &mut Bundle| -> Array { b.fingerprints().into_iter().map(Dynamic::from).collect() },
     );
@@ -189,7 +189,7 @@ fn certificate_properties<T: Clone + Send + Sync + 'static>(
         engine,
         "dns_sans",
         type_name,
-        "Array",
+        "array",
         "The DNS subject alternative names.",
         move |v: &mut T| -> Array {
             cert(v)
@@ -224,7 +224,7 @@ fn printing<T: Clone + Send + Sync + 'static>(
 ) {
     for name in ["to_string", "to_debug"] {
         FuncRegistration::new(name)
-            .with_params_info([format!("value: {type_name}"), "String".to_owned()])
+            .with_params_info([format!("value: {type_name}"), "string".to_owned()])
             .with_comments(["/// The subject and fingerprint; a private key is never shown."])
             .register_into_engine(engine, show);
     }

@@ -52,7 +52,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
     FuncRegistration::new("gen_cert")
         .with_volatility(true)
         .with_purity(false)
-        .with_params_info(["options: Map", "CertifiedKey"])
+        .with_params_info(["options: map", "CertifiedKey"])
         .with_comments([
             "/// Generates an ECDSA P-256 key and certificate, in the shape `step certificate",
             "/// create --profile root-ca | intermediate-ca` gives (or a leaf, for tests).",
@@ -78,7 +78,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
 
     FuncRegistration::new("load_cert")
         .with_volatility(true)
-        .with_params_info(["path: &str", "Certificate"])
+        .with_params_info(["path: string", "Certificate"])
         .with_comments([
             "/// Reads the first certificate of a PEM file (relative paths are from the",
             "/// current directory).",
@@ -95,7 +95,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
 
     FuncRegistration::new("load_certs")
         .with_volatility(true)
-        .with_params_info(["path: &str", "Array"])
+        .with_params_info(["path: string", "array"])
         .with_comments([
             "/// Reads every certificate of a PEM file, as an array of Certificate.",
             "///",
@@ -111,7 +111,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
 
     FuncRegistration::new("load_ca")
         .with_volatility(true)
-        .with_params_info(["cert_path: &str", "key_path: &str", "CertifiedKey"])
+        .with_params_info(["cert_path: string", "key_path: string", "CertifiedKey"])
         .with_comments([
             "/// Loads a CA certificate and its private key (SEC1 or PKCS#8 ECDSA P-256) so",
             "/// that `gen_cert` can sign with it. The key must belong to the certificate.",
@@ -130,7 +130,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
         );
 
     FuncRegistration::new("parse_certs")
-        .with_params_info(["pem: &str", "Array"])
+        .with_params_info(["pem: string", "array"])
         .with_comments([
             "/// Reads every certificate of PEM text (CRLF, blank lines and stray spaces are",
             "/// tolerated; a block that is not a certificate is an error).",
@@ -167,39 +167,24 @@ fn register_bundle(engine: &mut Engine) {
             .with_params_info(params.iter().copied().chain(["Bundle"]))
             .with_comments(comments)
     };
-    registration(&["a: Dynamic"]).register_into_engine(engine, |a: Dynamic| build_bundle(vec![a]));
-    registration(&["a: Dynamic", "b: Dynamic"])
+    registration(&["a: ?"]).register_into_engine(engine, |a: Dynamic| build_bundle(vec![a]));
+    registration(&["a: ?", "b: ?"])
         .register_into_engine(engine, |a: Dynamic, b: Dynamic| build_bundle(vec![a, b]));
-    registration(&["a: Dynamic", "b: Dynamic", "c: Dynamic"])
+    registration(&["a: ?", "b: ?", "c: ?"])
         .register_into_engine(engine, |a: Dynamic, b: Dynamic, c: Dynamic| {
             build_bundle(vec![a, b, c])
         });
-    registration(&["a: Dynamic", "b: Dynamic", "c: Dynamic", "d: Dynamic"])
+    registration(&["a: ?", "b: ?", "c: ?", "d: ?"])
         .register_into_engine(engine, |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| {
             build_bundle(vec![a, b, c, d])
         });
-    registration(&[
-        "a: Dynamic",
-        "b: Dynamic",
-        "c: Dynamic",
-        "d: Dynamic",
-        "e: Dynamic",
-    ])
-    .register_into_engine(
+    registration(&["a: ?", "b: ?", "c: ?", "d: ?", "e: ?"]).register_into_engine(
         engine,
         |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, e: Dynamic| {
             build_bundle(vec![a, b, c, d, e])
         },
     );
-    registration(&[
-        "a: Dynamic",
-        "b: Dynamic",
-        "c: Dynamic",
-        "d: Dynamic",
-        "e: Dynamic",
-        "f: Dynamic",
-    ])
-    .register_into_engine(
+    registration(&["a: ?", "b: ?", "c: ?", "d: ?", "e: ?", "f: ?"]).register_into_engine(
         engine,
         |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, e: Dynamic, f: Dynamic| {
             build_bundle(vec![a, b, c, d, e, f])
@@ -386,3 +371,7 @@ fn collect_certs(item: Dynamic, into: &mut Vec<Certificate>) -> ScriptResult<()>
 pub(super) fn to_script(error: PkiError) -> Box<EvalAltResult> {
     chain_text(&error).into()
 }
+
+#[cfg(test)]
+#[path = "script_tests.rs"]
+mod tests;
