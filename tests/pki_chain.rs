@@ -126,6 +126,11 @@ fn profiles_refuse_the_wrong_signer() {
         err.to_string(),
         "certificate request for \"r\": a root-ca is self-signed: do not pass a signing CA"
     );
+    let err = generate(&CertRequest::new(Profile::RootCa, " "), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "certificate request for \" \": the common name is empty"
+    );
     let err = generate(&CertRequest::new(Profile::IntermediateCa, "i"), None).unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -111,6 +111,9 @@ pub fn generate(
         reason,
     };
     let profile = request.profile;
+    if request.common_name.trim().is_empty() {
+        return Err(refuse("the common name is empty".into()));
+    }
     match (profile, signer) {
         (Profile::RootCa, Some(_)) => {
             return Err(refuse(

@@ -32,7 +32,7 @@ pub mod script;
 mod verify;
 
 pub use algorithm::{KeyAlgorithm, SignatureAlgorithm};
-pub use bundle::Bundle;
+pub use bundle::{Bundle, parse_certificates};
 pub use cert::Certificate;
 pub use certified::CertifiedKey;
 pub use error::{PkiError, chain_text};

@@ -214,12 +214,15 @@ fn bundle_takes_every_kind_of_item_new_first() {
     let engine = engine(dir.path());
     let script = format!(
         r#"{ROOT_AND_ISSUER}
-        let old = gen_cert(#{{ profile: "root-ca", cn: "root.linkerd.cluster.local", write: "ca-old" }});
+        let old = gen_cert(#{{ profile: "root-ca", cn: "root.linkerd.cluster.local",
+                               write: "ca-old" }});
         let other = gen_cert(#{{ profile: "root-ca", cn: "other" }});
         let b1 = bundle(root, old.cert);
         let b2 = bundle([root], old.cert.pem, b1, "{dir}/ca-old.crt", [[other]]);
+        let same = bundle(old.cert, root.cert) != bundle(old, root.cert)
+            || bundle(root, old) == bundle(old, root) || b2.certs[0] != root.cert;
         [b1.len, b2.len(), b2.fingerprints, b2.certs[2].subject, b2.pem == b1.pem,
-         root.fingerprint, old.fingerprint, other.fingerprint]
+         root.fingerprint, old.fingerprint, other.fingerprint, same]
         "#,
         dir = dir.path().display()
     );
@@ -237,6 +240,10 @@ fn bundle_takes_every_kind_of_item_new_first() {
     assert_eq!(fingerprints, expected);
     assert_eq!(out[3].to_string(), "CN=other");
     assert!(!out[4].as_bool().unwrap());
+    assert!(
+        !out[8].as_bool().unwrap(),
+        "equality of bundles and certificates"
+    );
 
     let err = eval_err(
         &engine,
