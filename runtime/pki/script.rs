@@ -46,7 +46,10 @@ const GEN_CERT_OPTIONS: [&str; 7] = [
 /// Registers the certificate types and functions into `engine`.
 pub fn register(engine: &mut Engine, env: PkiEnv) {
     super::accessors::register_types(engine);
-    let env = Arc::new(env);
+    // Key paths end up in the journal; absolute ones still resolve when a resumed run starts
+    // from another directory. `absolute` fails only for an empty path, kept as given.
+    let workdir = std::path::absolute(&env.workdir).unwrap_or(env.workdir);
+    let env = Arc::new(PkiEnv { workdir, ..env });
 
     let gen_env = env.clone();
     FuncRegistration::new("gen_cert")
