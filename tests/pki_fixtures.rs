@@ -82,7 +82,8 @@ fn stable_2_12_identity_objects_read_verify_and_sign() {
     assert_eq!(key.to_sec1_pem().unwrap().trim_end(), key_pem.trim_end());
 
     // The fixture issuer signs leaves that chain to the fixture anchor.
-    let ca = CertifiedKey::new(issuer.clone(), key, "key.pem").unwrap();
+    let ca = CertifiedKey::from_pem(&crt_pem, &key_pem, "linkerd-identity-issuer").unwrap();
+    assert_eq!(*ca.cert(), issuer);
     let mut request = CertRequest::new(
         Profile::Leaf,
         "web.emojivoto.serviceaccount.identity.linkerd.cluster.local",

@@ -138,13 +138,13 @@ impl Certificate {
         )
     }
 
-    /// Re-parses the DER for the operations that need the full structure (signatures).
-    pub(super) fn parsed(&self) -> X509Certificate<'_> {
-        // The DER was parsed successfully when this value was built and is never mutated.
-        match X509Certificate::from_der(&self.inner.der) {
-            Ok((_, x509)) => x509,
-            Err(_) => unreachable!("certificate DER was validated at construction"),
-        }
+    /// Re-parses the DER for the operations that need the full structure (signatures). The
+    /// borrowed parse cannot be kept next to the bytes it borrows, and it is cheap. It
+    /// succeeded once at construction, so `None` is not expected.
+    pub(super) fn parsed(&self) -> Option<X509Certificate<'_>> {
+        X509Certificate::from_der(&self.inner.der)
+            .ok()
+            .map(|(_, x509)| x509)
     }
 
     pub fn der(&self) -> &[u8] {

@@ -57,6 +57,18 @@ impl CertifiedKey {
         })
     }
 
+    /// Pairs the first certificate of `cert_pem` with the key in `key_pem`, as kept in a
+    /// Kubernetes secret (`crt.pem` may carry the chain after the certificate).
+    ///
+    /// # Errors
+    ///
+    /// When either text does not parse, or the key does not belong to the certificate.
+    pub fn from_pem(cert_pem: &str, key_pem: &str, origin: &str) -> Result<Self, PkiError> {
+        let cert = super::bundle::parse_certificates(cert_pem, origin)?.remove(0);
+        let key = PrivateKey::from_pem(key_pem, origin)?;
+        Self::new(cert, key, origin)
+    }
+
     /// Loads a CA (or any certificate and key pair) from PEM files. Only the first
     /// certificate of the certificate file is used: a `crt.pem` may carry its chain after it.
     ///

@@ -328,6 +328,15 @@ fn journal_records_paths_not_keys_and_restores_them() {
         .unwrap()
         .unwrap();
     assert_eq!(back.clone_cast::<Bundle>().len(), 1);
+
+    // An entry edited by hand is noticed, not silently trusted.
+    let mut tampered = to_journal(&bundle).unwrap().unwrap();
+    tampered["fingerprints"] = serde_json::json!(["00"]);
+    let err = from_journal(&tampered).unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("differ from the recorded"),
+        "{err}"
+    );
 }
 
 #[test]
