@@ -39,8 +39,8 @@ impl CertifiedKey {
         let issuer = if cert.is_ca() {
             let der = CertificateDer::from(cert.der());
             let issuer = Issuer::from_ca_cert_der(&der, SharedKey(key.pair().clone())).map_err(
-                |source| PkiError::Generate {
-                    cn: cert.subject().to_owned(),
+                |source| PkiError::UnusableCa {
+                    subject: cert.describe(),
                     source,
                 },
             )?;

@@ -69,6 +69,14 @@ pub enum PkiError {
         source: rcgen::Error,
     },
 
+    /// A CA certificate that rcgen cannot take as an issuer (an unusual subject, say).
+    #[error("CA certificate {subject} cannot be used to sign")]
+    UnusableCa {
+        subject: String,
+        #[source]
+        source: rcgen::Error,
+    },
+
     /// Encoding a key failed (this is not expected for a valid key).
     #[error("encoding private key: {reason}")]
     Encode { reason: String },

@@ -51,10 +51,8 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
     let workdir = std::path::absolute(&env.workdir).unwrap_or(env.workdir);
     let env = Arc::new(PkiEnv { workdir, ..env });
 
-    let gen_env = env.clone();
     FuncRegistration::new("gen_cert")
         .with_volatility(true)
-        .with_purity(false)
         .with_params_info(["options: map", "CertifiedKey"])
         .with_comments([
             "/// Generates an ECDSA P-256 key and certificate, in the shape `step certificate",
@@ -76,7 +74,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
             "/// ```",
         ])
         .register_into_engine(engine, move |options: Map| -> ScriptResult<CertifiedKey> {
-            gen_cert(&gen_env, options)
+            gen_cert(&env, options)
         });
 
     FuncRegistration::new("load_cert")

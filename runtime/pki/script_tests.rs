@@ -91,6 +91,8 @@ fn not_after_takes_a_duration_text_a_time_or_a_duration_value() {
     let script = r#"
         let by_text = gen_cert(#{ profile: "root-ca", cn: "a", not_after: "1h30m" });
         let by_time = gen_cert(#{ profile: "root-ca", cn: "b", not_after: "2030-01-01T00:00:00Z" });
+        const OPTIONS = #{ profile: "root-ca", cn: "c", not_after: "24h" };
+        let from_constant = gen_cert(OPTIONS);
         let by_value = gen_cert(#{ profile: "root-ca", cn: "c", not_after: a_day });
         [by_text, by_time, by_value]
     "#;
