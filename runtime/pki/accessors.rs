@@ -115,6 +115,17 @@ fn certificate_properties<T: Clone + Send + Sync + 'static>(
     );
     getter(
         engine,
+        "cn",
+        type_name,
+        "?",
+        "The subject's common name, or () when it has none.",
+        move |v: &mut T| match cert(v).common_name() {
+            Some(cn) => Dynamic::from(cn.to_owned()),
+            None => Dynamic::UNIT,
+        },
+    );
+    getter(
+        engine,
         "issuer",
         type_name,
         "string",

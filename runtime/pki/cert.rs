@@ -23,6 +23,7 @@ pub struct Certificate {
 struct Facts {
     der: Vec<u8>,
     subject: String,
+    common_name: Option<String>,
     issuer: String,
     raw_subject: Vec<u8>,
     raw_issuer: Vec<u8>,
@@ -78,6 +79,12 @@ impl Certificate {
 
         let facts = Facts {
             subject: x509.subject().to_string(),
+            common_name: x509
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_owned),
             issuer: x509.issuer().to_string(),
             raw_subject: x509.subject().as_raw().to_vec(),
             raw_issuer: x509.issuer().as_raw().to_vec(),
@@ -158,10 +165,7 @@ impl Certificate {
 
     /// The common name, if the subject has one.
     pub fn common_name(&self) -> Option<&str> {
-        self.inner
-            .subject
-            .split(", ")
-            .find_map(|part| part.strip_prefix("CN="))
+        self.inner.common_name.as_deref()
     }
 
     pub fn issuer(&self) -> &str {

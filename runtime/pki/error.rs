@@ -70,7 +70,7 @@ pub enum PkiError {
     },
 
     /// A CA certificate that rcgen cannot take as an issuer (an unusual subject, say).
-    #[error("CA certificate {subject} cannot be used to sign")]
+    #[error("cannot sign with CA certificate {subject}")]
     UnusableCa {
         subject: String,
         #[source]

@@ -48,7 +48,7 @@ fn gen_cert_makes_a_root_and_an_issuer_and_writes_them() {
     let engine = engine(dir.path());
     let script = format!(
         "{ROOT_AND_ISSUER}
-        [root.is_ca, root.path_len, issuer.path_len, issuer.subject, issuer.issuer,
+        [root.is_ca, root.path_len, issuer.path_len, issuer.cn, issuer.issuer,
          issuer.key_algorithm, issuer.signature_algorithm, issuer.key_path, type_of(issuer),
          type_of(issuer.cert), issuer.cert.fingerprint == issuer.fingerprint, root.dns_sans.len()]"
     );
@@ -61,7 +61,7 @@ fn gen_cert_makes_a_root_and_an_issuer_and_writes_them() {
             "true",
             "1",
             "0",
-            "CN=identity.linkerd.cluster.local",
+            "identity.linkerd.cluster.local",
             "CN=root.linkerd.cluster.local",
             "ecdsa-p256",
             "ECDSA-SHA256",
