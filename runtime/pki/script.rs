@@ -237,8 +237,9 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
                 .map(|c| c.clone())
                 .ok_or_else(|| {
                     format!(
-                        "gen_cert: option ca must be a CertifiedKey, not {}",
-                        ca.type_name()
+                        "gen_cert: option ca must be a CertifiedKey (a certificate with its \
+                         key, from gen_cert or load_ca), not a {}",
+                        type_name(ca)
                     )
                 })?,
         ),
@@ -250,15 +251,17 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
             .map_err(|actual| format!("gen_cert: option overwrite must be a bool, not {actual}"))?,
     };
 
+    let write = text("write")?;
+    if let Some(name) = &write {
+        check_file_name(name)?;
+    }
+
     let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
-    match text("write")? {
+    match write {
         None => Ok(generated),
-        Some(name) => {
-            check_file_name(&name)?;
-            generated
-                .write(&env.workdir, &name, overwrite)
-                .map_err(to_script)
-        }
+        Some(name) => generated
+            .write(&env.workdir, &name, overwrite)
+            .map_err(to_script),
     }
 }
 
@@ -361,11 +364,24 @@ fn collect_certs(item: Dynamic, into: &mut Vec<Certificate>) -> ScriptResult<()>
         return Err(format!(
             "bundle: cannot take a {} (expected Certificate, CertifiedKey, Bundle, PEM text, \
              a file path or an array of those)",
-            item.type_name()
+            type_name(&item)
         )
         .into());
     }
     Ok(())
+}
+
+/// The script-facing name of a value's type (Rhai's `type_name` gives Rust paths for ours).
+fn type_name(value: &Dynamic) -> &'static str {
+    if value.is::<Certificate>() {
+        "Certificate"
+    } else if value.is::<CertifiedKey>() {
+        "CertifiedKey"
+    } else if value.is::<Bundle>() {
+        "Bundle"
+    } else {
+        value.type_name()
+    }
 }
 
 /// A certificate error as a Rhai runtime error, with its whole chain of causes.
