@@ -44,14 +44,12 @@ impl Bundle {
     ///
     /// # Errors
     ///
-    /// [`PkiError::NotCa`] for a certificate that is not a CA; [`PkiError::NoCertificate`]
-    /// when both lists are empty.
+    /// [`PkiError::NotCa`] for a certificate that is not a CA; [`PkiError::EmptyBundle`] when
+    /// both lists are empty.
     pub fn build(new: &[Certificate], old: &[Certificate]) -> Result<Self, PkiError> {
         let bundle = Self::from_certs(new.iter().chain(old).cloned())?;
         if bundle.is_empty() {
-            return Err(PkiError::NoCertificate {
-                origin: "the bundle inputs".to_owned(),
-            });
+            return Err(PkiError::EmptyBundle);
         }
         Ok(bundle)
     }
