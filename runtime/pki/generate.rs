@@ -1,6 +1,7 @@
 //! Generation of root CAs, intermediate CAs and leaves in the shapes `step certificate create`
 //! gives (`--profile root-ca`, `--profile intermediate-ca`).
 
+use ::time::format_description::well_known::Rfc3339;
 use ::time::{Duration, OffsetDateTime};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -20,7 +21,8 @@ pub enum Profile {
     IntermediateCa,
     /// An end-entity certificate for tests and the simulated proxies: CA:FALSE,
     /// digitalSignature, serverAuth + clientAuth; 24 hours by default (Linkerd's issuance
-    /// lifetime).
+    /// lifetime). Like every profile, not clamped to the signer's `not_after`: Linkerd clamps
+    /// leaves, so a caller that models it passes [`Validity::Until`].
     Leaf,
 }
 
@@ -150,8 +152,11 @@ pub fn generate(
         Validity::Until(at) => at,
     };
     if not_after <= not_before {
+        let show = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_else(|_| t.to_string());
         return Err(refuse(format!(
-            "not_after {not_after} is not after not_before {not_before}"
+            "not_after {} is not after not_before {}",
+            show(not_after),
+            show(not_before)
         )));
     }
 
