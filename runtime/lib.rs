@@ -11,4 +11,5 @@
 
 pub mod cli;
 pub mod duration;
+pub mod pki;
 pub mod sim;
