@@ -37,7 +37,7 @@ pub use dataplane::{
 pub use error::LinkerdError;
 pub use layout::{Era, IssuerScheme, Layout, TRUST_ROOT_SHA_ANNOTATION, detect};
 pub use objects::{ControlPlaneObjects, ObjectRef, PROXY_ANCHORS_ENV};
-pub use places::{Location, Slot};
+pub use places::{Location, Slot, anchor_locations};
 pub use plan::{FieldChange, ObjectChange, Plan, PlanOptions, trust_root_sha256};
 pub use report::{CheckResult, HINT_BASE, Report, Section, Severity, Status};
 pub use rules::{anchor_algorithm_problem, issuer_algorithm_problem, valid_for_name};

@@ -89,8 +89,13 @@ impl fmt::Display for Plan {
         )?;
         for change in &self.changes {
             writeln!(f, "  patch {}", change.object)?;
+            let object = change.object.to_string();
             for field in &change.fields {
-                writeln!(f, "    {}", field.location)?;
+                let place = field
+                    .location
+                    .strip_prefix(object.as_str())
+                    .unwrap_or(&field.location);
+                writeln!(f, "    {}", place.trim_start())?;
                 writeln!(f, "      - {}", field.old)?;
                 writeln!(f, "      + {}", field.new)?;
             }

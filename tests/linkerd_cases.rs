@@ -1,0 +1,337 @@
+//! Issue 5's cases that are pure logic: text damage in the trust-roots config map (1), two
+//! roots sharing a subject (4), issuer key formats (6) and algorithms per release (7).
+
+mod linkerd_support;
+
+use linkerd_support::{NOW, control_plane, has_openssl, issuer, openssl, root, secret_text};
+use runner::linkerd::{
+    CheckOptions, ControlPlaneObjects, FindingKind, LinkerdError, PlanOptions, anchor_locations,
+    check, detect, plan_anchors, plan_issuer, read_trust_anchors,
+};
+use runner::pki::{Bundle, Certificate, CertifiedKey, parse_certificates};
+
+const TRUST_ROOTS_PATH: &str = "/data/ca-bundle.crt";
+
+fn set_trust_roots(objects: &mut ControlPlaneObjects, text: &str) {
+    let cm = objects.trust_roots.as_mut().unwrap();
+    *cm.pointer_mut(TRUST_ROOTS_PATH).unwrap() = text.into();
+}
+
+fn trust_roots(objects: &ControlPlaneObjects) -> String {
+    objects
+        .trust_roots
+        .as_ref()
+        .unwrap()
+        .pointer(TRUST_ROOTS_PATH)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Writes `text` to every place holding the anchors, bypassing the plan's refusals, to set up
+/// a state the plans would never produce.
+fn force_anchors(objects: &mut ControlPlaneObjects, text: &str) {
+    let layout = detect(objects).unwrap();
+    for location in anchor_locations(objects, &layout) {
+        let object = objects.get_mut(&location.object).unwrap();
+        location.write(object, text).unwrap();
+    }
+}
+
+#[test]
+fn case_1_damaged_bundle_text_reads_the_same_and_is_rewritten_canonically() {
+    let Some(pristine) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    let layout = detect(&pristine).unwrap();
+    let canonical = trust_roots(&pristine);
+    let expected = read_trust_anchors(&pristine, &layout).unwrap().fingerprints;
+
+    let blank_line = format!("{canonical}\n");
+    let crlf = canonical.replace('\n', "\r\n");
+    let duplicate = format!("{canonical}{canonical}");
+    let cases = [
+        (blank_line, FindingKind::Unreadable),
+        (crlf, FindingKind::NotCanonical),
+        (duplicate, FindingKind::NotCanonical),
+    ];
+    for (text, finding) in cases {
+        let mut objects = pristine.clone();
+        set_trust_roots(&mut objects, &text);
+        let anchors = read_trust_anchors(&objects, &layout).unwrap();
+        assert_eq!(anchors.fingerprints, expected, "{text:?}");
+        let kinds: Vec<FindingKind> = anchors.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [finding], "{text:?}: {:?}", anchors.findings);
+
+        // Deploying the same anchors rewrites only the damaged copy, to canonical bytes.
+        let plan =
+            plan_anchors(&objects, &layout, &anchors.bundle, &PlanOptions::new(NOW)).unwrap();
+        assert_eq!(plan.changes.len(), 1, "{plan}");
+        assert_eq!(plan.changes[0].object.name, "linkerd-identity-trust-roots");
+        plan.apply(&mut objects).unwrap();
+        assert_eq!(trust_roots(&objects), canonical);
+        assert!(
+            read_trust_anchors(&objects, &layout)
+                .unwrap()
+                .findings
+                .is_empty()
+        );
+    }
+}
+
+#[test]
+fn case_4_roots_sharing_a_subject_are_told_apart_by_key() {
+    let Some(mut objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let first = root("root.linkerd.cluster.local");
+    let second = root("root.linkerd.cluster.local");
+    assert_eq!(first.cert().subject(), second.cert().subject());
+    let signed_by_first = issuer(&first);
+    let issuer_secret = objects.issuer_secret.as_mut().unwrap();
+    issuer_secret["data"]["crt.pem"] = runner_b64(&signed_by_first.cert().to_pem()).into();
+    issuer_secret["data"]["key.pem"] =
+        runner_b64(&signed_by_first.key().to_sec1_pem().unwrap()).into();
+    force_anchors(&mut objects, &second.cert().to_pem());
+
+    let options = CheckOptions {
+        now: NOW,
+        proxy: false,
+        namespace: None,
+    };
+    let (report, _) = check(&objects, &[], &options);
+    let issued = report
+        .check("issuer cert is issued by the trust anchor")
+        .unwrap();
+    assert!(!issued.passed(), "{report}");
+    assert!(!report.success());
+
+    let signed_by_second = issuer(&second);
+    let key = signed_by_second.key().to_sec1_pem().unwrap();
+    let plan = plan_issuer(
+        &objects,
+        &layout,
+        &[signed_by_second.cert().clone()],
+        &key,
+        &PlanOptions::new(NOW),
+    )
+    .unwrap();
+    plan.apply(&mut objects).unwrap();
+    let (report, _) = check(&objects, &[], &options);
+    assert!(report.success() && !report.has_warnings(), "{report}");
+}
+
+fn runner_b64(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The 2.7 fixture with anchors `[new, fixture root]` deployed, and the new root.
+fn era_a_with_new_root() -> Option<(ControlPlaneObjects, CertifiedKey)> {
+    let mut objects = control_plane("install-stable-2.7.0.yaml")?;
+    let layout = detect(&objects).unwrap();
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let new_root = root("root.linkerd.cluster.local");
+    let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+    plan_anchors(&objects, &layout, &bundle, &PlanOptions::new(NOW))
+        .unwrap()
+        .apply(&mut objects)
+        .unwrap();
+    Some((objects, new_root))
+}
+
+#[test]
+fn case_6_pkcs8_issuer_key_is_written_as_sec1_on_2_8_and_a_foreign_key_refused() {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let Some((mut objects, new_root)) = era_a_with_new_root() else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let new_issuer = issuer(&new_root);
+    let sec1 = new_issuer.key().to_sec1_pem().unwrap();
+    let pkcs8 = p256::SecretKey::from_sec1_pem(&sec1)
+        .unwrap()
+        .to_pkcs8_pem(LineEnding::LF)
+        .unwrap();
+    assert!(pkcs8.starts_with("-----BEGIN PRIVATE KEY-----"));
+    let certs = [new_issuer.cert().clone()];
+
+    let foreign = issuer(&new_root).key().to_sec1_pem().unwrap();
+    let refused =
+        plan_issuer(&objects, &layout, &certs, &foreign, &PlanOptions::new(NOW)).unwrap_err();
+    assert!(matches!(refused, LinkerdError::Refused { .. }));
+    assert!(
+        refused
+            .to_string()
+            .contains("is not the key of issuer certificate"),
+        "{refused}"
+    );
+    assert!(
+        !refused.to_string().contains("PRIVATE KEY-----"),
+        "{refused}"
+    );
+
+    let plan = plan_issuer(&objects, &layout, &certs, &pkcs8, &PlanOptions::new(NOW)).unwrap();
+    assert!(!plan.to_string().contains("PRIVATE KEY-----"), "{plan}");
+    plan.apply(&mut objects).unwrap();
+    let secret = objects.issuer_secret.as_ref().unwrap();
+    assert_eq!(secret_text(secret, "key.pem"), sec1);
+    assert!(sec1.starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    assert_eq!(secret_text(secret, "crt.pem"), new_issuer.cert().to_pem());
+    let expiry = secret["metadata"]["annotations"]["linkerd.io/identity-issuer-expiry"]
+        .as_str()
+        .unwrap();
+    let not_after = new_issuer.cert().not_after();
+    assert_eq!(
+        expiry,
+        not_after
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    );
+}
+
+/// Certificates made with the `openssl` CLI: an RSA-2048 root, and a P-384 and an RSA issuer
+/// signed by `signer` (whose files are written to `dir`).
+struct Foreign {
+    rsa_root: Certificate,
+    p384_issuer: Certificate,
+    rsa_issuer: Certificate,
+}
+
+fn foreign_certs(dir: &std::path::Path, signer: &CertifiedKey) -> Foreign {
+    signer.write(dir, "ca", false).unwrap();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    let subject = "/CN=identity.linkerd.cluster.local";
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            "rsa-root.key",
+            "-out",
+            "rsa-root.crt",
+            "-subj",
+            "/CN=rsa root",
+            "-days",
+            "3650",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "secp384r1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "p384.key",
+        ],
+    );
+    openssl(dir, &["genrsa", "-out", "rsa.key", "2048"]);
+    for name in ["p384", "rsa"] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-new",
+                "-key",
+                &format!("{name}.key"),
+                "-subj",
+                subject,
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "365",
+                "-sha256",
+                "-extfile",
+                "ext.cnf",
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+    let read = |file: &str| {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        parse_certificates(&text, file).unwrap().remove(0)
+    };
+    Foreign {
+        rsa_root: read("rsa-root.crt"),
+        p384_issuer: read("p384.crt"),
+        rsa_issuer: read("rsa.crt"),
+    }
+}
+
+#[test]
+fn case_7_algorithms_are_refused_or_accepted_as_each_release_says() {
+    if !has_openssl() {
+        eprintln!("skipping: openssl is not installed");
+        return;
+    }
+    let (Some(c0), Some(c)) = (
+        control_plane("install-stable-2.11.0.yaml"),
+        control_plane("install-stable-2.12.0.yaml"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let new_root = root("root.linkerd.cluster.local");
+    let foreign = foreign_certs(dir.path(), &new_root);
+    let options = PlanOptions::new(NOW);
+
+    for objects in [&c0, &c] {
+        let layout = detect(objects).unwrap();
+        let old = read_trust_anchors(objects, &layout).unwrap().bundle;
+        let with_rsa = Bundle::build(&[foreign.rsa_root.clone()], old.certs()).unwrap();
+        let rsa_plan = plan_anchors(objects, &layout, &with_rsa, &options);
+        match layout.era.releases() {
+            "2.11" => {
+                let e = rsa_plan.unwrap_err();
+                assert!(e.to_string().contains("RSA anchors need 2.12+"), "{e}");
+            }
+            _ => assert!(rsa_plan.is_ok(), "{rsa_plan:?}"),
+        }
+
+        // Issuers with the wrong key are refused by every release, before the key is read.
+        let mut deployed = objects.clone();
+        let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+        plan_anchors(&deployed, &layout, &bundle, &options)
+            .unwrap()
+            .apply(&mut deployed)
+            .unwrap();
+        let key = std::fs::read_to_string(dir.path().join("p384.key")).unwrap();
+        for bad in [&foreign.p384_issuer, &foreign.rsa_issuer] {
+            let e = plan_issuer(&deployed, &layout, &[bad.clone()], &key, &options).unwrap_err();
+            assert!(e.to_string().contains("requires an ECDSA P-256 key"), "{e}");
+        }
+    }
+}

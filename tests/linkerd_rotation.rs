@@ -1,0 +1,217 @@
+//! A whole rotation on the objects of every fixture (bundle, issuer, new root only) with the
+//! checks green after each stage, where a later `linkerd upgrade` reads, and the refusals of
+//! stages done out of order (issue 5, case 10).
+
+mod linkerd_support;
+
+use linkerd_support::{FIXTURES, NOW, control_plane, issuer, overrides, pod, root};
+use runner::linkerd::{
+    CheckOptions, ControlPlaneObjects, Era, LinkerdError, PlanOptions, check, detect, plan_anchors,
+    plan_issuer, read_trust_anchors, trust_root_sha256,
+};
+use runner::pki::Bundle;
+use serde_json::Value;
+
+/// Runs the checks with one application pod holding `anchors`, and asserts all is green.
+fn assert_green(objects: &ControlPlaneObjects, anchors: &str, stage: &str) {
+    let pods = [pod("emojivoto", "web-1", anchors)];
+    let options = CheckOptions {
+        now: NOW,
+        proxy: true,
+        namespace: None,
+    };
+    let (report, stale) = check(objects, &pods, &options);
+    assert!(
+        report.success() && !report.has_warnings(),
+        "{stage}\n{report}"
+    );
+    assert!(stale.is_empty(), "{stage}: {stale:?}");
+}
+
+fn anchors_upgrade_reads(objects: &ControlPlaneObjects, era: Era) -> String {
+    match era {
+        Era::A => {
+            let global = objects.linkerd_config.as_ref().unwrap()["data"]["global"]
+                .as_str()
+                .unwrap();
+            let global: Value = serde_json::from_str(global).unwrap();
+            global["identityContext"]["trustAnchorsPem"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+        Era::B1 => overrides(objects).unwrap()["global"]["identityTrustAnchorsPEM"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        _ => overrides(objects).unwrap()["identityTrustAnchorsPEM"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    }
+}
+
+#[test]
+fn full_rotation_on_every_fixture() {
+    for (file, _) in FIXTURES {
+        let Some(mut objects) = control_plane(file) else {
+            return;
+        };
+        let layout = detect(&objects).unwrap();
+        let options = PlanOptions::new(NOW);
+        let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+        let new_root = root("root.linkerd.cluster.local");
+        let new_issuer = issuer(&new_root);
+        let issuer_key = new_issuer.key().to_sec1_pem().unwrap();
+        let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+        let before = overrides(&objects);
+
+        // Out of order: the issuer of the new root before the bundle is deployed.
+        let early = plan_issuer(
+            &objects,
+            &layout,
+            &[new_issuer.cert().clone()],
+            &issuer_key,
+            &options,
+        );
+        assert!(
+            matches!(early, Err(LinkerdError::Refused { .. })),
+            "{file}: {early:?}"
+        );
+
+        // Stage 1: the bundle.
+        let plan = plan_anchors(&objects, &layout, &bundle, &options).unwrap();
+        plan.apply(&mut objects).unwrap();
+        let anchors = read_trust_anchors(&objects, &layout).unwrap();
+        assert_eq!(anchors.fingerprints, bundle.fingerprints(), "{file}");
+        assert!(
+            anchors.findings.is_empty(),
+            "{file}: {:?}",
+            anchors.findings
+        );
+        assert_eq!(
+            anchors_upgrade_reads(&objects, layout.era),
+            bundle.to_pem(),
+            "{file}"
+        );
+        if let (Some(before), Some(after)) = (&before, overrides(&objects)) {
+            // Everything but the anchors stays as it was, the issuer key included.
+            let strip = |mut v: Value| {
+                v.as_object_mut().unwrap().remove("identityTrustAnchorsPEM");
+                if let Some(g) = v.get_mut("global").and_then(Value::as_object_mut) {
+                    g.remove("identityTrustAnchorsPEM");
+                }
+                v
+            };
+            assert_eq!(strip(before.clone()), strip(after), "{file}");
+        }
+        if layout.era == Era::C {
+            let hashed = objects
+                .deployments
+                .iter()
+                .filter_map(|d| {
+                    d.pointer("/spec/template/metadata/annotations/linkerd.io~1trust-root-sha256")
+                })
+                .collect::<Vec<_>>();
+            assert_eq!(hashed.len(), 3, "{file}");
+            assert!(
+                hashed
+                    .iter()
+                    .all(|h| *h == &Value::from(trust_root_sha256(&bundle.to_pem())))
+            );
+        }
+        assert_green(
+            &objects,
+            &bundle.to_pem(),
+            &format!("{file} after the bundle"),
+        );
+
+        // Out of order: the new root alone while the old issuer still runs.
+        let only_new = Bundle::from_certs([new_root.cert().clone()]).unwrap();
+        let early = plan_anchors(&objects, &layout, &only_new, &options);
+        assert!(
+            matches!(early, Err(LinkerdError::Refused { .. })),
+            "{file}: {early:?}"
+        );
+
+        // Stage 2: the issuer.
+        let plan = plan_issuer(
+            &objects,
+            &layout,
+            &[new_issuer.cert().clone()],
+            &issuer_key,
+            &options,
+        )
+        .unwrap();
+        plan.apply(&mut objects).unwrap();
+        assert_green(
+            &objects,
+            &bundle.to_pem(),
+            &format!("{file} after the issuer"),
+        );
+        if let Some(overrides) = overrides(&objects) {
+            assert_eq!(
+                overrides["identity"]["issuer"]["tls"]["crtPEM"],
+                new_issuer.cert().to_pem().as_str()
+            );
+            assert_eq!(
+                overrides["identity"]["issuer"]["tls"]["keyPEM"],
+                issuer_key.as_str()
+            );
+        }
+
+        // Stage 3: the new root only.
+        let plan = plan_anchors(&objects, &layout, &only_new, &options).unwrap();
+        plan.apply(&mut objects).unwrap();
+        assert_green(
+            &objects,
+            &only_new.to_pem(),
+            &format!("{file} after the new root"),
+        );
+        assert_eq!(
+            anchors_upgrade_reads(&objects, layout.era),
+            only_new.to_pem(),
+            "{file}"
+        );
+
+        // The old bundle left in a proxy now shows as stale.
+        let pods = [pod("emojivoto", "old-1", &old.to_pem())];
+        let options = CheckOptions {
+            now: NOW,
+            proxy: true,
+            namespace: None,
+        };
+        let (_, stale) = check(&objects, &pods, &options);
+        assert_eq!(stale.len(), 1, "{file}");
+    }
+}
+
+#[test]
+fn a_plan_patch_tests_the_resource_version() {
+    let Some(mut objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    objects.linkerd_config.as_mut().unwrap()["metadata"]["resourceVersion"] = "41".into();
+    let layout = detect(&objects).unwrap();
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let bundle = Bundle::build(&[root("new").cert().clone()], old.certs()).unwrap();
+    let plan = plan_anchors(&objects, &layout, &bundle, &PlanOptions::new(NOW)).unwrap();
+
+    let config = plan
+        .changes
+        .iter()
+        .find(|c| c.object.name == "linkerd-config")
+        .unwrap();
+    let first = serde_json::to_value(&config.patch.0[0]).unwrap();
+    assert_eq!(
+        first,
+        serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": "41"})
+    );
+
+    // Someone else changed the object since: the patch no longer applies.
+    objects.linkerd_config.as_mut().unwrap()["metadata"]["resourceVersion"] = "42".into();
+    assert!(matches!(
+        plan.apply(&mut objects),
+        Err(LinkerdError::Patch { .. })
+    ));
+}
