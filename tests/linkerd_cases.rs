@@ -198,6 +198,8 @@ struct Foreign {
     rsa_root: Certificate,
     p384_issuer: Certificate,
     rsa_issuer: Certificate,
+    /// ECDSA P-256, signed by the RSA root (SHA256-RSA), with its key.
+    under_rsa: (Certificate, String),
 }
 
 fn foreign_certs(dir: &std::path::Path, signer: &CertifiedKey) -> Foreign {
@@ -244,6 +246,45 @@ fn foreign_certs(dir: &std::path::Path, signer: &CertifiedKey) -> Foreign {
         ],
     );
     openssl(dir, &["genrsa", "-out", "rsa.key", "2048"]);
+    openssl(
+        dir,
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "ec.key",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req", "-new", "-key", "ec.key", "-subj", subject, "-out", "ec.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ec.csr",
+            "-CA",
+            "rsa-root.crt",
+            "-CAkey",
+            "rsa-root.key",
+            "-CAcreateserial",
+            "-days",
+            "365",
+            "-sha256",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "ec.crt",
+        ],
+    );
     for name in ["p384", "rsa"] {
         openssl(
             dir,
@@ -284,10 +325,12 @@ fn foreign_certs(dir: &std::path::Path, signer: &CertifiedKey) -> Foreign {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         parse_certificates(&text, file).unwrap().remove(0)
     };
+    let ec_key = std::fs::read_to_string(dir.join("ec.key")).unwrap();
     Foreign {
         rsa_root: read("rsa-root.crt"),
         p384_issuer: read("p384.crt"),
         rsa_issuer: read("rsa.crt"),
+        under_rsa: (read("ec.crt"), ec_key),
     }
 }
 
@@ -306,19 +349,45 @@ fn case_7_algorithms_are_refused_or_accepted_as_each_release_says() {
     let dir = tempfile::tempdir().unwrap();
     let new_root = root("root.linkerd.cluster.local");
     let foreign = foreign_certs(dir.path(), &new_root);
-    let options = PlanOptions::new(NOW);
+    // openssl's certificates start now, after the fixed NOW of the other tests.
+    let now = time::OffsetDateTime::now_utc();
+    let options = PlanOptions::new(now);
 
     for objects in [&c0, &c] {
         let layout = detect(objects).unwrap();
         let old = read_trust_anchors(objects, &layout).unwrap().bundle;
-        let with_rsa = Bundle::build(&[foreign.rsa_root.clone()], old.certs()).unwrap();
+        let with_rsa = Bundle::build(std::slice::from_ref(&foreign.rsa_root), old.certs()).unwrap();
         let rsa_plan = plan_anchors(objects, &layout, &with_rsa, &options);
         match layout.era.releases() {
             "2.11" => {
                 let e = rsa_plan.unwrap_err();
                 assert!(e.to_string().contains("RSA anchors need 2.12+"), "{e}");
             }
-            _ => assert!(rsa_plan.is_ok(), "{rsa_plan:?}"),
+            _ => {
+                // 2.12 takes the RSA root, and an ECDSA P-256 issuer it signed (SHA256-RSA).
+                let mut with_rsa_root = objects.clone();
+                rsa_plan.unwrap().apply(&mut with_rsa_root).unwrap();
+                let (cert, key) = &foreign.under_rsa;
+                let plan = plan_issuer(
+                    &with_rsa_root,
+                    &layout,
+                    std::slice::from_ref(cert),
+                    key,
+                    &options,
+                )
+                .unwrap();
+                plan.apply(&mut with_rsa_root).unwrap();
+                let (report, _) = check(
+                    &with_rsa_root,
+                    &[],
+                    &CheckOptions {
+                        now,
+                        proxy: false,
+                        namespace: None,
+                    },
+                );
+                assert!(report.success(), "{report}");
+            }
         }
 
         // Issuers with the wrong key are refused by every release, before the key is read.
@@ -330,7 +399,14 @@ fn case_7_algorithms_are_refused_or_accepted_as_each_release_says() {
             .unwrap();
         let key = std::fs::read_to_string(dir.path().join("p384.key")).unwrap();
         for bad in [&foreign.p384_issuer, &foreign.rsa_issuer] {
-            let e = plan_issuer(&deployed, &layout, &[bad.clone()], &key, &options).unwrap_err();
+            let e = plan_issuer(
+                &deployed,
+                &layout,
+                std::slice::from_ref(bad),
+                &key,
+                &options,
+            )
+            .unwrap_err();
             assert!(e.to_string().contains("requires an ECDSA P-256 key"), "{e}");
         }
     }
