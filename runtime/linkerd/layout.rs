@@ -195,10 +195,10 @@ pub fn detect(objects: &ControlPlaneObjects) -> Result<Layout, LinkerdError> {
             let values = objects::parse_yaml(text, &config_name, "data.values")?;
             let era = values_era(objects, &values);
             let scheme = str_at(&values, "identity.issuer.scheme").unwrap_or_default();
-            let external = values
-                .pointer("/identity/externalCA")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            // 2.11 and 2.12 render it under `identity.issuer`, later charts under `identity`.
+            let external = ["/identity/externalCA", "/identity/issuer/externalCA"]
+                .iter()
+                .any(|p| values.pointer(p).and_then(Value::as_bool) == Some(true));
             let domain = str_at(&values, "identityTrustDomain")
                 .or_else(|| str_at(&values, "global.identityTrustDomain"))
                 .unwrap_or("cluster.local");
