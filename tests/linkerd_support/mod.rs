@@ -30,14 +30,19 @@ fn fixture_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/work/shared/fixtures/linkerd"))
 }
 
-/// Every multi-document manifest of `file`, or `None` (after saying so) without the folder.
-pub fn manifests(file: &str) -> Option<Vec<Value>> {
+/// The text of fixture `file`, or `None` (after saying so) without the folder.
+pub fn fixture_text(file: &str) -> Option<String> {
     let path = fixture_dir().join(file);
     if !path.exists() {
         eprintln!("skipping: fixture {} is absent", path.display());
         return None;
     }
-    let text = std::fs::read_to_string(&path).expect("fixture is readable");
+    Some(std::fs::read_to_string(&path).expect("fixture is readable"))
+}
+
+/// Every multi-document manifest of `file`, or `None` (after saying so) without the folder.
+pub fn manifests(file: &str) -> Option<Vec<Value>> {
+    let text = fixture_text(file)?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("fixture is YAML");
     Some(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
