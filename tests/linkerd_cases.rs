@@ -411,3 +411,41 @@ fn case_7_algorithms_are_refused_or_accepted_as_each_release_says() {
         }
     }
 }
+
+#[test]
+fn plans_and_objects_never_show_key_material() {
+    let Some((objects, new_root)) = era_a_with_new_root() else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let new_issuer = issuer(&new_root);
+    let key = new_issuer.key().to_sec1_pem().unwrap();
+    let plan = plan_issuer(
+        &objects,
+        &layout,
+        &[new_issuer.cert().clone()],
+        &key,
+        &PlanOptions::new(NOW),
+    )
+    .unwrap();
+    let key_b64 = runner_b64(&key);
+    let secret_change = plan
+        .changes
+        .iter()
+        .find(|c| c.object.name == "linkerd-identity-issuer")
+        .unwrap();
+    let sent = serde_json::to_string(secret_change.patch()).unwrap();
+    assert!(sent.contains(&key_b64), "the patch to send carries the key");
+
+    let shown = [
+        format!("{plan}"),
+        format!("{plan:?}"),
+        serde_json::to_string(&plan).unwrap(),
+        format!("{objects:?}"),
+    ];
+    for text in shown {
+        assert!(!text.contains("PRIVATE KEY"), "{text}");
+        assert!(!text.contains(&key_b64), "{text}");
+        assert!(!text.contains(&key_b64[..40]), "{text}");
+    }
+}

@@ -49,7 +49,7 @@ fn stale_pods_are_listed_with_what_they_lack_control_plane_included() {
     let (section, stale) = data_plane_section(&both, &pods, None);
     let names: Vec<&str> = stale.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["linkerd-destination-1", "broken"]);
-    assert_eq!(stale[0].lacks, [missing.clone()]);
+    assert_eq!(stale[0].lacks, std::slice::from_ref(&missing));
     assert!(stale[1].problem.is_some());
 
     let check = &section.checks[0];

@@ -202,7 +202,7 @@ fn a_plan_patch_tests_the_resource_version() {
         .iter()
         .find(|c| c.object.name == "linkerd-config")
         .unwrap();
-    let first = serde_json::to_value(&config.patch.0[0]).unwrap();
+    let first = serde_json::to_value(&config.patch().0[0]).unwrap();
     assert_eq!(
         first,
         serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": "41"})

@@ -24,7 +24,10 @@ pub const PROXY_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
 
 /// The control-plane objects detection, reading and planning work on. Absent objects are
 /// `None`: which absences are errors depends on the layout.
-#[derive(Debug, Clone, Default, Serialize)]
+///
+/// `Debug` names the objects present and never their contents: the issuer Secret and the
+/// overrides hold the issuer's private key.
+#[derive(Clone, Default)]
 pub struct ControlPlaneObjects {
     /// The control-plane namespace (`linkerd` unless installed elsewhere).
     pub namespace: String,
@@ -109,6 +112,20 @@ impl ControlPlaneObjects {
         self.deployments
             .iter()
             .find(|d| d.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+    }
+}
+
+impl fmt::Debug for ControlPlaneObjects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let present: Vec<String> = self
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.to_string())
+            .collect();
+        f.debug_struct("ControlPlaneObjects")
+            .field("namespace", &self.namespace)
+            .field("objects", &present)
+            .finish()
     }
 }
 

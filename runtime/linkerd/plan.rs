@@ -41,13 +41,40 @@ pub struct FieldChange {
 }
 
 /// The change of one object and the JSON patch that makes it.
-#[derive(Debug, Clone, Serialize)]
+///
+/// The patch can hold key material (a Secret's `key.pem`, the overrides' `keyPEM`), so it is
+/// neither serialised nor shown by `Debug`: only [`ObjectChange::patch`] hands it out, to be
+/// sent.
+#[derive(Clone, Serialize)]
 pub struct ObjectChange {
     pub object: ObjectRef,
     pub fields: Vec<FieldChange>,
-    /// Starts with a `test` of `metadata.resourceVersion` when the object has one, so that a
-    /// concurrent change makes the patch fail instead of being overwritten.
-    pub patch: json_patch::Patch,
+    #[serde(skip)]
+    patch: json_patch::Patch,
+}
+
+impl ObjectChange {
+    /// The JSON patch to send. It starts with a `test` of `metadata.resourceVersion` when the
+    /// object has one, so that a concurrent change makes it fail instead of being overwritten.
+    pub fn patch(&self) -> &json_patch::Patch {
+        &self.patch
+    }
+}
+
+impl fmt::Debug for ObjectChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let paths: Vec<String> = self
+            .patch
+            .0
+            .iter()
+            .map(|op| op.path().to_string())
+            .collect();
+        f.debug_struct("ObjectChange")
+            .field("object", &self.object)
+            .field("fields", &self.fields)
+            .field("patch_paths", &paths)
+            .finish()
+    }
 }
 
 /// The changes of one `upgrade`, and what the operator must still do.
