@@ -449,3 +449,44 @@ fn plans_and_objects_never_show_key_material() {
         assert!(!text.contains(&key_b64[..40]), "{text}");
     }
 }
+
+#[test]
+fn an_issuer_is_refused_while_a_copy_of_the_anchors_lacks_its_root() {
+    let Some(mut objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let new_root = root("root.linkerd.cluster.local");
+    let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+    // Someone edited only the config map: `linkerd check` and `linkerd upgrade` read values.
+    set_trust_roots(&mut objects, &bundle.to_pem());
+    let anchors = read_trust_anchors(&objects, &layout).unwrap();
+    assert!(!anchors.consistent());
+    assert!(
+        anchors
+            .findings
+            .iter()
+            .any(|f| f.location.contains("data.values")),
+        "{:?}",
+        anchors.findings
+    );
+
+    let new_issuer = issuer(&new_root);
+    let key = new_issuer.key().to_sec1_pem().unwrap();
+    let certs = [new_issuer.cert().clone()];
+    let e = plan_issuer(&objects, &layout, &certs, &key, &PlanOptions::new(NOW)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("data.values identityTrustAnchorsPEM"),
+        "{e}"
+    );
+
+    // Deploying the bundle properly repairs every copy, and the issuer is then accepted.
+    plan_anchors(&objects, &layout, &bundle, &PlanOptions::new(NOW))
+        .unwrap()
+        .apply(&mut objects)
+        .unwrap();
+    assert!(read_trust_anchors(&objects, &layout).unwrap().consistent());
+    assert!(plan_issuer(&objects, &layout, &certs, &key, &PlanOptions::new(NOW)).is_ok());
+}

@@ -65,3 +65,42 @@ fn identity_checks_are_green_on_every_fixture() {
         assert!(stale.is_empty());
     }
 }
+
+/// Rewriting the anchors inside `values` changes nothing else of the values tree.
+#[test]
+fn values_keep_every_other_setting_through_an_anchors_plan() {
+    use runner::linkerd::{PlanOptions, plan_anchors};
+    use runner::pki::Bundle;
+    use serde_json::Value;
+
+    let values = |objects: &runner::linkerd::ControlPlaneObjects| -> Value {
+        let text = objects.linkerd_config.as_ref().unwrap()["data"]["values"]
+            .as_str()
+            .unwrap();
+        let options =
+            serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true };
+        let mut tree: Value = serde_saphyr::from_str_with_options(text, options).unwrap();
+        tree.as_object_mut()
+            .unwrap()
+            .remove("identityTrustAnchorsPEM");
+        if let Some(global) = tree.get_mut("global").and_then(Value::as_object_mut) {
+            global.remove("identityTrustAnchorsPEM");
+        }
+        tree
+    };
+    for (file, _) in &FIXTURES[1..] {
+        let Some(mut objects) = control_plane(file) else {
+            return;
+        };
+        let before = values(&objects);
+        let layout = detect(&objects).unwrap();
+        let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+        let new_root = linkerd_support::root("root.linkerd.cluster.local");
+        let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+        plan_anchors(&objects, &layout, &bundle, &PlanOptions::new(NOW))
+            .unwrap()
+            .apply(&mut objects)
+            .unwrap();
+        assert_eq!(values(&objects), before, "{file}");
+    }
+}

@@ -200,3 +200,22 @@ pub fn go_pem_problem(text: &str) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::go_pem_problem;
+
+    const BLOCK: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----";
+
+    #[test]
+    fn go_accepts_one_line_ending_after_the_last_block_and_nothing_more() {
+        assert_eq!(go_pem_problem(BLOCK), None);
+        assert_eq!(go_pem_problem(&format!("{BLOCK}\n")), None);
+        assert_eq!(go_pem_problem(&format!("{BLOCK}\r\n")), None);
+        assert_eq!(go_pem_problem(&format!("{BLOCK}   \n")), None);
+        assert!(go_pem_problem(&format!("{BLOCK}\n\n")).is_some());
+        assert!(go_pem_problem(&format!("{BLOCK}\n# comment\n")).is_some());
+        assert!(go_pem_problem(&format!("{BLOCK}\n  ")).is_some());
+        assert!(go_pem_problem("no pem here").is_some());
+    }
+}

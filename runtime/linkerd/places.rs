@@ -348,3 +348,96 @@ fn deployment_locations(objects: &ControlPlaneObjects, era: Era) -> Vec<Location
     }
     places
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn roundtrip(kind: &str, mut object: Value, slot: Slot, check: impl Fn(&Value)) {
+        let location = Location::new(kind, "linkerd", "thing", slot);
+        location.write(&mut object, "new\n").unwrap();
+        check(&object);
+        let objects = ControlPlaneObjects {
+            namespace: "linkerd".into(),
+            deployments: vec![object],
+            ..ControlPlaneObjects::default()
+        };
+        assert_eq!(
+            location.read(&objects).unwrap().as_deref(),
+            Some("new\n"),
+            "{location}"
+        );
+    }
+
+    fn meta(kind: &str) -> Value {
+        json!({"kind": kind, "metadata": {"name": "thing", "namespace": "linkerd"}})
+    }
+
+    #[test]
+    fn every_slot_reads_back_what_it_wrote_and_keeps_its_neighbours() {
+        let mut cm = meta("ConfigMap");
+        cm["data"] = json!({
+            "global": "{\"identityContext\":{\"trustDomain\":\"cluster.local\"},\"x\":1}\n",
+            "values": "a: \"on\"\nb:\n  c: old\n",
+        });
+        let json_slot = Slot::ConfigJson {
+            key: "global".into(),
+            pointer: "/identityContext/trustAnchorsPem".into(),
+        };
+        roundtrip("ConfigMap", cm.clone(), json_slot, |o| {
+            let global: Value =
+                serde_json::from_str(o["data"]["global"].as_str().unwrap()).unwrap();
+            assert_eq!(global["identityContext"]["trustDomain"], "cluster.local");
+            assert_eq!(global["x"], 1);
+        });
+        let yaml_slot = Slot::ConfigYaml {
+            key: "values".into(),
+            path: "b.c".into(),
+        };
+        roundtrip("ConfigMap", cm, yaml_slot, |o| {
+            assert!(
+                o["data"]["values"].as_str().unwrap().contains("a: \"on\""),
+                "{o}"
+            );
+        });
+
+        let mut secret = meta("Secret");
+        secret["data"] =
+            json!({"other": "eA==", "yaml": crate::linkerd::objects::base64("keep: 1\n")});
+        let yaml_slot = Slot::SecretYaml {
+            key: "yaml".into(),
+            path: "x.y".into(),
+        };
+        roundtrip("Secret", secret.clone(), yaml_slot, |o| {
+            assert_eq!(o["data"]["other"], "eA==")
+        });
+        roundtrip(
+            "Secret",
+            secret,
+            Slot::SecretText {
+                key: "crt.pem".into(),
+            },
+            |_| {},
+        );
+
+        let mut deployment = meta("Deployment");
+        deployment["spec"] =
+            json!({"args": ["-x", "-identity-trust-anchors-pem=b2xk"], "env": [{"value": "old"}]});
+        let arg = Slot::Arg {
+            pointer: "/spec/args/1".into(),
+            prefix: IDENTITY_ARG.into(),
+        };
+        roundtrip("Deployment", deployment.clone(), arg, |o| {
+            assert_eq!(o["spec"]["args"][0], "-x")
+        });
+        let env = Slot::Field {
+            pointer: "/spec/env/0/value".into(),
+            base64: true,
+        };
+        roundtrip("Deployment", deployment, env, |o| {
+            assert_eq!(o["spec"]["env"][0]["value"], "bmV3Cg==")
+        });
+    }
+}

@@ -75,3 +75,39 @@ pub fn valid_for_name(cert: &Certificate, name: &str) -> bool {
         cert.dns_sans().iter().any(|san| same(san))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pki::{CertRequest, Profile, generate};
+
+    fn root_with_sans(cn: &str, sans: &[&str]) -> Certificate {
+        let mut request = CertRequest::new(Profile::RootCa, cn);
+        request.sans = sans.iter().map(|s| (*s).to_owned()).collect();
+        generate(&request, None).unwrap().cert().clone()
+    }
+
+    #[test]
+    fn the_common_name_counts_only_without_dns_sans() {
+        let name = "identity.linkerd.cluster.local";
+        assert!(valid_for_name(&root_with_sans(name, &[]), name));
+        assert!(valid_for_name(&root_with_sans("other", &[name]), name));
+        assert!(!valid_for_name(
+            &root_with_sans(name, &["other.example"]),
+            name
+        ));
+        assert!(!valid_for_name(
+            &root_with_sans("root.linkerd.cluster.local", &[]),
+            name
+        ));
+    }
+
+    #[test]
+    fn p256_ecdsa_anchors_are_accepted_by_every_era() {
+        let root = root_with_sans("root", &[]);
+        for era in [Era::A, Era::B1, Era::B2, Era::C0, Era::C] {
+            assert_eq!(anchor_algorithm_problem(&root, era), None, "{era}");
+            assert_eq!(issuer_algorithm_problem(&root, era), None, "{era}");
+        }
+    }
+}

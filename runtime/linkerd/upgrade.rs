@@ -4,7 +4,6 @@
 use time::format_description::well_known::Rfc3339;
 
 use super::LinkerdError;
-use super::anchors::read_trust_anchors;
 use super::layout::{Era, IssuerScheme, Layout};
 use super::objects::{ControlPlaneObjects, ISSUER_SECRET, LINKERD_CONFIG, OVERRIDES};
 use super::places::{self, Location, Slot};
@@ -125,15 +124,27 @@ pub fn plan_issuer(
             issuer.describe()
         )));
     }
-    let deployed = read_trust_anchors(objects, layout)?;
-    verify_chain(issuer, intermediates, deployed.bundle.certs(), options.now).map_err(|e| {
-        refuse(format!(
-            "issuer certificate {} does not chain to the deployed trust anchors from {} ({e}); \
-             deploy a bundle holding its root first",
-            issuer.describe(),
-            deployed.source
-        ))
-    })?;
+    // Every copy counts: the identity controller, `linkerd check` and the proxies each read
+    // their own, and a copy the issuer does not chain to is an outage for its readers.
+    for location in places::anchor_locations(objects, layout) {
+        let Some(text) = location.read(objects)? else {
+            continue;
+        };
+        let anchors =
+            crate::pki::parse_certificates(&text, &location.to_string()).map_err(|e| {
+                refuse(format!(
+                    "the deployed anchors at {location}: {}",
+                    chain_text(&e)
+                ))
+            })?;
+        verify_chain(issuer, intermediates, &anchors, options.now).map_err(|e| {
+            refuse(format!(
+                "issuer certificate {} does not chain to the deployed trust anchors at \
+                 {location} ({e}); deploy a bundle holding its root first",
+                issuer.describe(),
+            ))
+        })?;
+    }
     if layout.era.checks_issuer_name() && !rules::valid_for_name(issuer, &layout.issuer_dns_name())
     {
         return Err(refuse(format!(
@@ -145,6 +156,12 @@ pub fn plan_issuer(
         )));
     }
 
+    notes.push(format!(
+        "the identity controller checks a new issuer against the anchors it read when it \
+         started: its pods must have started after the bundle holding the new root was \
+         deployed; then wait for the IssuerUpdated event of deployment {}/linkerd-identity",
+        layout.namespace
+    ));
     let key_text = key.to_sec1_pem().map_err(|e| refuse(chain_text(&e)))?;
     let crt_text = issuer.to_pem();
     let expiry = issuer
