@@ -490,3 +490,103 @@ fn an_issuer_is_refused_while_a_copy_of_the_anchors_lacks_its_root() {
     assert!(read_trust_anchors(&objects, &layout).unwrap().consistent());
     assert!(plan_issuer(&objects, &layout, &certs, &key, &PlanOptions::new(NOW)).is_ok());
 }
+
+#[test]
+fn anchors_that_cannot_work_are_refused() {
+    use runner::pki::{CertRequest, Profile, Validity, generate};
+    let Some(objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let options = PlanOptions::new(NOW);
+    let refused = |extra: &Certificate| {
+        let bundle = Bundle::build(std::slice::from_ref(extra), old.certs()).unwrap();
+        plan_anchors(&objects, &layout, &bundle, &options)
+            .unwrap_err()
+            .to_string()
+    };
+
+    // An intermediate (path length 0) cannot be the root of an issuer.
+    let intermediate = issuer(&root("root"));
+    assert!(refused(intermediate.cert()).contains("has path length 0"));
+
+    let mut request = CertRequest::new(Profile::RootCa, "expired root");
+    request.not_before = Some(time::macros::datetime!(2020-01-01 00:00 UTC));
+    request.not_after = Some(Validity::Until(
+        time::macros::datetime!(2021-01-01 00:00 UTC),
+    ));
+    let expired = generate(&request, None).unwrap();
+    assert!(refused(expired.cert()).contains("is not valid now"));
+}
+
+/// pki refuses to make this chain, so openssl does: an issuer signed by an intermediate of
+/// path length 0, which proxies' certificates could not chain through.
+#[test]
+fn an_issuer_under_a_path_length_0_intermediate_is_refused() {
+    if !has_openssl() {
+        eprintln!("skipping: openssl is not installed");
+        return;
+    }
+    let Some((objects, new_root)) = era_a_with_new_root() else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let middle = issuer(&new_root);
+    middle.write(dir.path(), "mid", false).unwrap();
+    let ext = "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nauthorityKeyIdentifier=keyid\n";
+    std::fs::write(dir.path().join("ext.cnf"), ext).unwrap();
+    let subject = "/CN=identity.linkerd.cluster.local";
+    openssl(
+        dir.path(),
+        &[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            "low.key",
+        ],
+    );
+    openssl(
+        dir.path(),
+        &[
+            "req", "-new", "-key", "low.key", "-subj", subject, "-out", "low.csr",
+        ],
+    );
+    openssl(
+        dir.path(),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "low.csr",
+            "-CA",
+            "mid.crt",
+            "-CAkey",
+            "mid.key",
+            "-CAcreateserial",
+            "-days",
+            "365",
+            "-sha256",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "low.crt",
+        ],
+    );
+    let text = std::fs::read_to_string(dir.path().join("low.crt")).unwrap();
+    let low = parse_certificates(&text, "low.crt").unwrap().remove(0);
+    let key = std::fs::read_to_string(dir.path().join("low.key")).unwrap();
+
+    let certs = [low, middle.cert().clone()];
+    let now = time::OffsetDateTime::now_utc();
+    let e = plan_issuer(&objects, &layout, &certs, &key, &PlanOptions::new(now)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("allows 0 CA certificate(s) below it"),
+        "{e}"
+    );
+}

@@ -65,6 +65,22 @@ fn ecdsa_or_rsa_sha256(sig: &SignatureAlgorithm) -> bool {
     )
 }
 
+/// Why the CAs of `chain` (issuer first, anchor last) cannot sign proxies' certificates, if
+/// they cannot: under a leaf the issuer is itself an intermediate, so a CA at position `i`
+/// has `i` CAs below it and its path length must allow that (LINKERD.md §5.2).
+pub fn leaf_chain_problem(chain: &[Certificate]) -> Option<String> {
+    chain.iter().enumerate().skip(1).find_map(|(below, ca)| {
+        let allowed = ca.path_len()?;
+        (below > allowed as usize).then(|| {
+            format!(
+                "CA certificate {} allows {allowed} CA certificate(s) below it, but proxies' \
+                 certificates would chain through {below} (the issuer counts)",
+                ca.describe()
+            )
+        })
+    })
+}
+
 /// Whether `cert` is valid for DNS name `name` as Go 1.13/1.14 decide it (the toolchain of
 /// 2.7-2.9): a DNS SAN matches, or, only when there are no DNS SANs, the common name.
 pub fn valid_for_name(cert: &Certificate, name: &str) -> bool {

@@ -41,6 +41,37 @@ pub fn plan_anchors(
         return Err(LinkerdError::refused(ANCHORS_ACTION, problem));
     }
 
+    for anchor in anchors.certs() {
+        if !anchor.is_valid_at(options.now) {
+            return Err(LinkerdError::refused(
+                ANCHORS_ACTION,
+                format!(
+                    "trust anchor {} is not valid now (valid from {} to {}); `linkerd check` \
+                     stops at an anchor outside its validity period",
+                    anchor.describe(),
+                    anchor.not_before(),
+                    anchor.not_after()
+                ),
+            ));
+        }
+        if anchor.path_len() == Some(0) {
+            return Err(LinkerdError::refused(
+                ANCHORS_ACTION,
+                format!(
+                    "trust anchor {} has path length 0: it cannot sign an issuer that signs \
+                     proxies' certificates",
+                    anchor.describe()
+                ),
+            ));
+        }
+        if anchor.not_after() < options.now + time::Duration::days(60) {
+            notes.push(format!(
+                "trust anchor {} expires within 60 days: `linkerd check` warns about it",
+                anchor.describe()
+            ));
+        }
+    }
+
     let (issuer, intermediates) = running_issuer(objects, layout)?;
     if let Err(e) = chains(&issuer, &intermediates, anchors.certs(), options) {
         return Err(LinkerdError::refused(
@@ -137,13 +168,16 @@ pub fn plan_issuer(
                     chain_text(&e)
                 ))
             })?;
-        verify_chain(issuer, intermediates, &anchors, options.now).map_err(|e| {
+        let chain = verify_chain(issuer, intermediates, &anchors, options.now).map_err(|e| {
             refuse(format!(
                 "issuer certificate {} does not chain to the deployed trust anchors at \
                  {location} ({e}); deploy a bundle holding its root first",
                 issuer.describe(),
             ))
         })?;
+        if let Some(problem) = rules::leaf_chain_problem(&chain) {
+            return Err(refuse(problem));
+        }
     }
     if layout.era.checks_issuer_name() && !rules::valid_for_name(issuer, &layout.issuer_dns_name())
     {
