@@ -23,147 +23,170 @@ struct Inputs {
     intermediates: Vec<Certificate>,
 }
 
+/// What every check after the first sees.
+struct Context<'a> {
+    layout: Layout,
+    inputs: Inputs,
+    now: OffsetDateTime,
+    /// "trust roots" / "trust anchors", and the matching hint-anchor word.
+    words: (&'a str, &'a str),
+}
+
+type Check = fn(&Context<'_>) -> CheckResult;
+
+/// The checks after "certificate config is valid", in `linkerd check`'s order.
+const CHECKS: [Check; 7] = [
+    anchors_algorithm,
+    anchors_time_valid,
+    anchors_not_expiring,
+    issuer_algorithm,
+    issuer_time_valid,
+    issuer_not_expiring,
+    issuer_issued_by_anchor,
+];
+
 /// Runs the `linkerd-identity` section. A failed fatal check ends the section (the report
 /// then stops there, as `linkerd check` does).
 pub fn identity_section(objects: &ControlPlaneObjects, now: OffsetDateTime) -> Section {
-    let layout = detect(objects);
-    let legacy = layout.as_ref().is_ok_and(|l| l.legacy_wording);
-    let (anchor_word, anchor_hint) = if legacy {
-        ("trust roots", "roots")
-    } else {
-        ("trust anchors", "trustAnchors")
-    };
-    let mut checks = Vec::new();
     let config = CheckResult::new(
         "certificate config is valid",
         "l5d-identity-cert-config-valid",
         Severity::Fatal,
     );
-    let inputs = layout
+    let found = detect(objects)
         .map_err(|e| chain_text(&e))
         .and_then(|layout| inputs(objects, &layout).map(|i| (layout, i)));
-    let (layout, inputs) = match inputs {
-        Ok(found) => {
-            checks.push(config);
-            found
-        }
-        Err(message) => {
-            checks.push(config.fail(message));
-            return section(checks);
-        }
+    let (layout, inputs) = match found {
+        Ok(found) => found,
+        Err(message) => return section(vec![config.fail(message)]),
+    };
+    let words = if layout.legacy_wording {
+        ("trust roots", "roots")
+    } else {
+        ("trust anchors", "trustAnchors")
+    };
+    let context = Context {
+        layout,
+        inputs,
+        now,
+        words,
     };
 
-    let check = |what: &str, hint: String, severity| CheckResult::new(what, &hint, severity);
-    let fatal_anchor = |checks: &mut Vec<CheckResult>, result: CheckResult| {
+    let mut checks = vec![config];
+    for check in CHECKS {
+        let result = check(&context);
         let stop = result.stops();
         checks.push(result);
-        stop
-    };
+        if stop {
+            break;
+        }
+    }
+    section(checks)
+}
 
-    let algo = check(
-        &format!("{anchor_word} are using supported crypto algorithm"),
-        format!("l5d-identity-{anchor_hint}-use-supported-crypto"),
+/// Fails `check` with the lines of `problems`, under `heading` when given.
+fn fail_with(check: CheckResult, heading: Option<&str>, problems: Vec<String>) -> CheckResult {
+    if problems.is_empty() {
+        return check;
+    }
+    let body = problems.join("\n");
+    check.fail(match heading {
+        Some(heading) => format!("{heading}\n{body}"),
+        None => body,
+    })
+}
+
+fn anchors_algorithm(cx: &Context<'_>) -> CheckResult {
+    let (word, hint) = cx.words;
+    let check = CheckResult::new(
+        &format!("{word} are using supported crypto algorithm"),
+        &format!("l5d-identity-{hint}-use-supported-crypto"),
         Severity::Fatal,
     );
-    let problems: Vec<String> = inputs
+    let problems = cx
+        .inputs
         .anchors
         .iter()
-        .filter_map(|a| rules::anchor_algorithm_problem(a, layout.era))
+        .filter_map(|a| rules::anchor_algorithm_problem(a, cx.layout.era))
         .collect();
-    let algo = if problems.is_empty() {
-        algo
-    } else {
-        algo.fail(problems.join("\n"))
-    };
-    if fatal_anchor(&mut checks, algo) {
-        return section(checks);
-    }
+    fail_with(check, None, problems)
+}
 
-    let timely = check(
-        &format!("{anchor_word} are within their validity period"),
-        format!("l5d-identity-{anchor_hint}-are-time-valid"),
+fn anchors_time_valid(cx: &Context<'_>) -> CheckResult {
+    let (word, hint) = cx.words;
+    let check = CheckResult::new(
+        &format!("{word} are within their validity period"),
+        &format!("l5d-identity-{hint}-are-time-valid"),
         Severity::Fatal,
     );
-    let invalid: Vec<String> = inputs
+    let problems = cx
+        .inputs
         .anchors
         .iter()
-        .filter_map(|a| time_problem(a, now))
+        .filter_map(|a| time_problem(a, cx.now))
         .collect();
-    let timely = if invalid.is_empty() {
-        timely
-    } else {
-        timely.fail(format!("Invalid anchors:\n{}", invalid.join("\n")))
-    };
-    if fatal_anchor(&mut checks, timely) {
-        return section(checks);
-    }
+    fail_with(check, Some("Invalid anchors:"), problems)
+}
 
-    let soon = check(
-        &format!("{anchor_word} are valid for at least 60 days"),
-        format!("l5d-identity-{anchor_hint}-not-expiring-soon"),
+fn anchors_not_expiring(cx: &Context<'_>) -> CheckResult {
+    let (word, hint) = cx.words;
+    let check = CheckResult::new(
+        &format!("{word} are valid for at least 60 days"),
+        &format!("l5d-identity-{hint}-not-expiring-soon"),
         Severity::Warning,
     );
-    let expiring: Vec<String> = inputs
+    let problems = cx
+        .inputs
         .anchors
         .iter()
-        .filter(|a| now + EXPIRY_WARNING > a.not_after())
+        .filter(|a| cx.now + EXPIRY_WARNING > a.not_after())
         .map(|a| {
-            format!(
-                "\t* {} {} will expire on {}",
-                a.serial(),
-                name(a),
-                show(a.not_after())
-            )
+            let expiry = show(a.not_after());
+            format!("\t* {} {} will expire on {expiry}", a.serial(), name(a))
         })
         .collect();
-    checks.push(if expiring.is_empty() {
-        soon
-    } else {
-        soon.fail(format!("Anchors expiring soon:\n{}", expiring.join("\n")))
-    });
+    fail_with(check, Some("Anchors expiring soon:"), problems)
+}
 
-    let issuer = &inputs.issuer;
-    let algo = check(
+fn issuer_algorithm(cx: &Context<'_>) -> CheckResult {
+    let check = CheckResult::new(
         "issuer cert is using supported crypto algorithm",
-        "l5d-identity-issuer-cert-uses-supported-crypto".into(),
+        "l5d-identity-issuer-cert-uses-supported-crypto",
         Severity::Fatal,
     );
-    let algo = match rules::issuer_algorithm_problem(issuer, layout.era) {
-        None => algo,
-        Some(problem) => algo.fail(problem),
-    };
-    if fatal_anchor(&mut checks, algo) {
-        return section(checks);
-    }
+    let problem = rules::issuer_algorithm_problem(&cx.inputs.issuer, cx.layout.era);
+    fail_with(check, None, problem.into_iter().collect())
+}
 
-    let timely = check(
+fn issuer_time_valid(cx: &Context<'_>) -> CheckResult {
+    let check = CheckResult::new(
         "issuer cert is within its validity period",
-        "l5d-identity-issuer-cert-is-time-valid".into(),
+        "l5d-identity-issuer-cert-is-time-valid",
         Severity::Fatal,
     );
-    let timely = match time_problem(issuer, now) {
-        None => timely,
-        Some(problem) => timely.fail(format!("Invalid issuer:\n{problem}")),
-    };
-    if fatal_anchor(&mut checks, timely) {
-        return section(checks);
-    }
+    let problem = time_problem(&cx.inputs.issuer, cx.now);
+    fail_with(
+        check,
+        Some("Invalid issuer:"),
+        problem.into_iter().collect(),
+    )
+}
 
-    let soon = check(
+fn issuer_not_expiring(cx: &Context<'_>) -> CheckResult {
+    let check = CheckResult::new(
         "issuer cert is valid for at least 60 days",
-        "l5d-identity-issuer-cert-not-expiring-soon".into(),
+        "l5d-identity-issuer-cert-not-expiring-soon",
         Severity::Warning,
     );
-    checks.push(if now + EXPIRY_WARNING > issuer.not_after() {
-        soon.fail(format!(
-            "issuer certificate will expire on {}",
-            show(issuer.not_after())
-        ))
-    } else {
-        soon
-    });
+    let not_after = cx.inputs.issuer.not_after();
+    let problem = (cx.now + EXPIRY_WARNING > not_after)
+        .then(|| format!("issuer certificate will expire on {}", show(not_after)));
+    fail_with(check, None, problem.into_iter().collect())
+}
 
-    let (word, hint) = if legacy {
+/// Go's `Verify` of the issuer against the anchors; 2.7-2.9 also ask for the identity name.
+fn issuer_issued_by_anchor(cx: &Context<'_>) -> CheckResult {
+    let (word, hint) = if cx.layout.legacy_wording {
         (
             "trust root",
             "l5d-identity-issuer-cert-issued-by-trust-root",
@@ -174,29 +197,28 @@ pub fn identity_section(objects: &ControlPlaneObjects, now: OffsetDateTime) -> S
             "l5d-identity-issuer-cert-issued-by-trust-anchor",
         )
     };
-    let issued = check(
+    let check = CheckResult::new(
         &format!("issuer cert is issued by the {word}"),
-        hint.into(),
+        hint,
         Severity::Error,
     );
-    let verdict = verify_chain(issuer, &inputs.intermediates, &inputs.anchors, now)
-        .map_err(|e| e.to_string())
-        .and_then(|_| {
-            let name = layout.issuer_dns_name();
-            if layout.era.checks_issuer_name() && !rules::valid_for_name(issuer, &name) {
-                Err(format!(
-                    "certificate {} is not valid for {name}",
-                    issuer.describe()
-                ))
-            } else {
-                Ok(())
-            }
-        });
-    checks.push(match verdict {
-        Ok(()) => issued,
-        Err(e) => issued.fail(e),
-    });
-    section(checks)
+    let Inputs {
+        anchors,
+        issuer,
+        intermediates,
+    } = &cx.inputs;
+    let name = cx.layout.issuer_dns_name();
+    let problem = match verify_chain(issuer, intermediates, anchors, cx.now) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if cx.layout.era.checks_issuer_name() && !rules::valid_for_name(issuer, &name) => {
+            Some(format!(
+                "certificate {} is not valid for {name}",
+                issuer.describe()
+            ))
+        }
+        Ok(_) => None,
+    };
+    fail_with(check, None, problem.into_iter().collect())
 }
 
 fn section(checks: Vec<CheckResult>) -> Section {
