@@ -104,3 +104,33 @@ fn values_keep_every_other_setting_through_an_anchors_plan() {
         assert_eq!(values(&objects), before, "{file}");
     }
 }
+
+/// The 2.12 golden's pod-template hash is our hash of its values anchors string.
+#[test]
+fn the_trust_root_hash_matches_what_the_chart_renders() {
+    use runner::linkerd::trust_root_sha256;
+    for file in ["install-stable-2.12.0.yaml", "install-edge-26.8.3.yaml"] {
+        let Some(objects) = control_plane(file) else {
+            return;
+        };
+        let layout = detect(&objects).unwrap();
+        let values = read_trust_anchors(&objects, &layout)
+            .unwrap()
+            .copies
+            .into_iter()
+            .find(|c| c.location.to_string().contains("data.values"))
+            .unwrap();
+        assert!(values.canonical, "{file}");
+        let identity = objects.deployment("linkerd-identity").unwrap();
+        let rendered = identity
+            .pointer("/spec/template/metadata/annotations/linkerd.io~1trust-root-sha256")
+            .and_then(serde_json::Value::as_str)
+            .unwrap();
+        let text = objects.linkerd_config.as_ref().unwrap()["data"]["values"]
+            .as_str()
+            .unwrap();
+        let tree: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+        let anchors = tree["identityTrustAnchorsPEM"].as_str().unwrap();
+        assert_eq!(trust_root_sha256(anchors), rendered, "{file}");
+    }
+}

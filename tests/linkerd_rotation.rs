@@ -11,6 +11,7 @@ use runner::linkerd::{
 };
 use runner::pki::Bundle;
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
 
 /// Runs the checks with one application pod holding `anchors`, and asserts all is green.
 fn assert_green(objects: &ControlPlaneObjects, anchors: &str, stage: &str) {
@@ -149,6 +150,21 @@ fn full_rotation_on_every_fixture() {
             &bundle.to_pem(),
             &format!("{file} after the issuer"),
         );
+        let expiry = new_issuer.cert().not_after().format(&Rfc3339).unwrap();
+        let secret = objects.issuer_secret.as_ref().unwrap();
+        let annotation = secret.pointer("/metadata/annotations/linkerd.io~1identity-issuer-expiry");
+        if layout.era.has_expiry_annotation() {
+            assert_eq!(annotation, Some(&Value::from(expiry.as_str())), "{file}");
+        } else {
+            assert_eq!(annotation, None, "{file}: 2.12 dropped the annotation");
+        }
+        if let (Some(overrides), true) = (overrides(&objects), layout.era.has_expiry_annotation()) {
+            assert_eq!(
+                overrides["identity"]["issuer"]["crtExpiry"],
+                expiry.as_str(),
+                "{file}"
+            );
+        }
         if let Some(overrides) = overrides(&objects) {
             assert_eq!(
                 overrides["identity"]["issuer"]["tls"]["crtPEM"],

@@ -272,3 +272,17 @@ fn unknown_and_contradictory_shapes_are_errors_naming_the_object() {
     assert_eq!(report.checks().count(), 1);
     assert!(report.stopped());
 }
+
+#[test]
+fn the_recorded_cli_version_tells_2_7_from_2_8() {
+    let Some(mut objects) = control_plane("install-stable-2.7.0.yaml") else {
+        return;
+    };
+    assert!(
+        !detect(&objects).unwrap().legacy_wording,
+        "dev-undefined is taken as 2.8"
+    );
+    let install = r#"{"cliVersion":"stable-2.7.1","flags":[]}"#;
+    objects.linkerd_config.as_mut().unwrap()["data"]["install"] = install.into();
+    assert!(detect(&objects).unwrap().legacy_wording);
+}

@@ -237,10 +237,14 @@ pub fn detect(objects: &ControlPlaneObjects) -> Result<Layout, LinkerdError> {
         .pointer("/metadata/annotations/linkerd.io~1created-by")
         .and_then(Value::as_str)
         .map(str::to_owned);
+    // The shapes of 2.7 and 2.8 are the same; only the recorded CLI version tells them apart.
+    let cli_version = config_data(config, "install")
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .and_then(|install| install.get("cliVersion")?.as_str().map(str::to_owned));
+    let before_2_8 = |v: &str| v.contains("stable-2.7.") || v.contains("stable-2.6.");
     let legacy_wording = era == Era::A
-        && created_by
-            .as_deref()
-            .is_some_and(|c| c.contains("stable-2.7.") || c.contains("stable-2.6."));
+        && (created_by.as_deref().is_some_and(before_2_8)
+            || cli_version.as_deref().is_some_and(before_2_8));
     Ok(Layout {
         era,
         namespace: ns.to_owned(),

@@ -243,6 +243,14 @@ fn issuer_writes(
         );
         writes.push(write(location, &expiry, Content::Plain));
     }
+    if layout.era >= Era::B1 && layout.era.has_expiry_annotation() {
+        let values = Slot::ConfigYaml {
+            key: "values".into(),
+            path: "identity.issuer.crtExpiry".into(),
+        };
+        let location = Location::new("ConfigMap", ns, LINKERD_CONFIG, values);
+        writes.push(write(location, &expiry, Content::Plain));
+    }
     if layout.era >= Era::B1 {
         let values = Slot::ConfigYaml {
             key: "values".into(),
