@@ -101,7 +101,7 @@ fn case_4_roots_sharing_a_subject_are_told_apart_by_key() {
         proxy: false,
         namespace: None,
     };
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     let issued = report
         .check("issuer cert is issued by the trust anchor")
         .unwrap();
@@ -119,7 +119,7 @@ fn case_4_roots_sharing_a_subject_are_told_apart_by_key() {
     )
     .unwrap();
     plan.apply(&mut objects).unwrap();
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     assert!(report.success() && !report.has_warnings(), "{report}");
 }
 
@@ -377,7 +377,7 @@ fn case_7_algorithms_are_refused_or_accepted_as_each_release_says() {
                 )
                 .unwrap();
                 plan.apply(&mut with_rsa_root).unwrap();
-                let (report, _) = check(
+                let report = check(
                     &with_rsa_root,
                     &[],
                     &CheckOptions {
@@ -589,4 +589,26 @@ fn an_issuer_under_a_path_length_0_intermediate_is_refused() {
             .contains("allows 0 CA certificate(s) below it"),
         "{e}"
     );
+}
+
+#[test]
+fn an_issuer_that_is_not_a_ca_is_refused() {
+    use runner::pki::{CertRequest, Profile, generate};
+    let Some((objects, new_root)) = era_a_with_new_root() else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let mut request = CertRequest::new(Profile::Leaf, "identity.linkerd.cluster.local");
+    request.not_before = Some(time::macros::datetime!(2025-06-01 00:00 UTC));
+    let leaf = generate(&request, Some(&new_root)).unwrap();
+    let key = leaf.key().to_sec1_pem().unwrap();
+    let e = plan_issuer(
+        &objects,
+        &layout,
+        &[leaf.cert().clone()],
+        &key,
+        &PlanOptions::new(NOW),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("is not a CA"), "{e}");
 }

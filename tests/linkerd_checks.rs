@@ -17,7 +17,7 @@ fn run(objects: &ControlPlaneObjects, now: OffsetDateTime) -> Report {
         proxy: true,
         namespace: None,
     };
-    check(objects, &[], &options).0
+    check(objects, &[], &options)
 }
 
 fn status(report: &Report, name: &str) -> Status {

@@ -108,7 +108,7 @@ fn the_report_prints_like_linkerd_check() {
         proxy: true,
         namespace: None,
     };
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     let text = report.to_string();
 
     // The golden's two identity sections, line for line.
@@ -129,7 +129,8 @@ fn the_report_prints_like_linkerd_check() {
     let (_, deployed) = reference_bundle(&objects, &layout).unwrap();
     assert_ne!(deployed.fingerprints(), both.fingerprints());
     let pods = [pod("app", "web-1", &both.to_pem())];
-    let (report, stale) = check(&objects, &pods, &options);
+    let report = check(&objects, &pods, &options);
+    let stale = report.stale_pods.clone();
     assert_eq!(stale.len(), 1);
     let text = report.to_string();
     assert!(
@@ -140,6 +141,14 @@ fn the_report_prints_like_linkerd_check() {
         format!("    see {HINT_BASE}l5d-identity-data-plane-proxies-certs-match-ca for hints\n");
     assert!(text.contains(&hint), "{text}");
     assert!(report.success() && report.has_warnings());
+
+    // A runbook sees the same as a value.
+    let value = serde_json::to_value(&report).unwrap();
+    assert_eq!(value["sections"][1]["checks"][0]["status"], "warning");
+    assert_eq!(value["sections"][1]["checks"][0]["severity"], "warning");
+    assert_eq!(value["stale_pods"][0]["name"], "web-1");
+    assert_eq!(value["stale_pods"][0]["lacks"].as_array().unwrap().len(), 1);
+    assert_eq!(value["stale_pods"][0]["extra"].as_array().unwrap().len(), 2);
 }
 
 /// 10,000 pods sharing a few bundle texts: each text is parsed once, so this stays cheap;

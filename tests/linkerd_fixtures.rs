@@ -57,7 +57,8 @@ fn identity_checks_are_green_on_every_fixture() {
             proxy: true,
             namespace: None,
         };
-        let (report, stale) = check(&objects, &[], &options);
+        let report = check(&objects, &[], &options);
+        let stale = report.stale_pods.clone();
         eprintln!("{file}\n{report}");
         assert!(report.success(), "{file}\n{report}");
         assert!(!report.has_warnings(), "{file}\n{report}");

@@ -21,7 +21,8 @@ fn assert_green(objects: &ControlPlaneObjects, anchors: &str, stage: &str) {
         proxy: true,
         namespace: None,
     };
-    let (report, stale) = check(objects, &pods, &options);
+    let report = check(objects, &pods, &options);
+    let stale = report.stale_pods.clone();
     assert!(
         report.success() && !report.has_warnings(),
         "{stage}\n{report}"
@@ -197,7 +198,7 @@ fn full_rotation_on_every_fixture() {
             proxy: true,
             namespace: None,
         };
-        let (_, stale) = check(&objects, &pods, &options);
+        let stale = check(&objects, &pods, &options).stale_pods;
         assert_eq!(stale.len(), 1, "{file}");
     }
 }

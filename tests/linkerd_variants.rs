@@ -136,7 +136,7 @@ fn external_issuer_is_detected_checked_from_ca_crt_and_never_rotated_natively() 
         proxy: false,
         namespace: None,
     };
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     assert!(report.success(), "{report}");
 
     let new_root = root("root.linkerd.cluster.local");
@@ -209,7 +209,7 @@ fn a_2_7_install_gets_the_trust_roots_wording() {
         proxy: false,
         namespace: None,
     };
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     let names: Vec<&str> = report.checks().map(|c| c.description.as_str()).collect();
     assert!(
         names.contains(&"trust roots are using supported crypto algorithm"),
@@ -268,7 +268,7 @@ fn unknown_and_contradictory_shapes_are_errors_naming_the_object() {
         proxy: true,
         namespace: None,
     };
-    let (report, _) = check(&objects, &[], &options);
+    let report = check(&objects, &[], &options);
     assert_eq!(report.checks().count(), 1);
     assert!(report.stopped());
 }

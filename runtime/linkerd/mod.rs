@@ -58,39 +58,35 @@ pub struct CheckOptions {
 
 /// The identity checks, and with `proxy` the data-plane check over `pods`, as one report.
 /// The data-plane check is not run after a fatal failure, as in `linkerd check`.
-pub fn check(
-    objects: &ControlPlaneObjects,
-    pods: &[Value],
-    options: &CheckOptions,
-) -> (Report, Vec<StalePod>) {
+pub fn check(objects: &ControlPlaneObjects, pods: &[Value], options: &CheckOptions) -> Report {
     let identity = identity_section(objects, options.now);
     let stopped = identity.checks.iter().any(CheckResult::stops);
     let mut report = Report {
         sections: vec![identity],
+        stale_pods: Vec::new(),
     };
-    let mut stale = Vec::new();
-    if options.proxy && !stopped {
-        let reference = detect(objects).and_then(|layout| reference_bundle(objects, &layout));
-        let section = match reference {
-            Ok((_, bundle)) => {
-                let (section, pods) =
-                    data_plane_section(&bundle, pods, options.namespace.as_deref());
-                stale = pods;
-                section
-            }
-            Err(e) => Section {
-                name: DATA_PLANE_SECTION.into(),
-                checks: vec![
-                    CheckResult::new(
-                        DATA_PLANE_CHECK,
-                        "l5d-identity-data-plane-proxies-certs-match-ca",
-                        Severity::Warning,
-                    )
-                    .fail(crate::pki::chain_text(&e)),
-                ],
-            },
-        };
-        report.sections.push(section);
+    if !options.proxy || stopped {
+        return report;
     }
-    (report, stale)
+    let reference = detect(objects).and_then(|layout| reference_bundle(objects, &layout));
+    let section = match reference {
+        Ok((_, bundle)) => {
+            let (section, stale) = data_plane_section(&bundle, pods, options.namespace.as_deref());
+            report.stale_pods = stale;
+            section
+        }
+        Err(e) => Section {
+            name: DATA_PLANE_SECTION.into(),
+            checks: vec![
+                CheckResult::new(
+                    DATA_PLANE_CHECK,
+                    "l5d-identity-data-plane-proxies-certs-match-ca",
+                    Severity::Warning,
+                )
+                .fail(crate::pki::chain_text(&e)),
+            ],
+        },
+    };
+    report.sections.push(section);
+    report
 }

@@ -240,17 +240,18 @@ pub(crate) fn str_at<'a>(tree: &'a Value, dotted: &str) -> Option<&'a str> {
         .as_str()
 }
 
-/// Sets a string in a JSON tree by dotted path, creating maps on the way.
+/// Sets a value in a JSON tree by dotted path, creating maps on the way (and replacing a
+/// non-map found where a map is needed).
 pub(crate) fn set_at(tree: &mut Value, dotted: &str, new: Value) {
     let mut node = tree;
     for key in dotted.split('.') {
         if !node.is_object() {
             *node = Value::Object(Default::default());
         }
-        node = node
-            .as_object_mut()
-            .map(|m| m.entry(key.to_owned()).or_insert(Value::Null))
-            .expect("made an object above");
+        let Value::Object(map) = node else {
+            return;
+        };
+        node = map.entry(key.to_owned()).or_insert(Value::Null);
     }
     *node = new;
 }

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::dataplane::StalePod;
+
 /// Where a check's hint lives: this base plus its anchor (LINKERD.md §3.1).
 pub const HINT_BASE: &str = "https://linkerd.io/2/checks/#";
 
@@ -80,6 +82,8 @@ pub struct Section {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub sections: Vec<Section>,
+    /// The pods the data-plane check found stale, with the anchors each lacks.
+    pub stale_pods: Vec<StalePod>,
 }
 
 impl Report {
