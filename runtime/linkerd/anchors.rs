@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::LinkerdError;
 use super::layout::Layout;
+use super::locate;
 use super::objects::ControlPlaneObjects;
-use super::places::{self, Location};
+use super::places::Location;
 use crate::pki::Bundle;
 
 /// One copy of the anchors as found.
@@ -74,8 +75,8 @@ pub fn read_trust_anchors(
     objects: &ControlPlaneObjects,
     layout: &Layout,
 ) -> Result<TrustAnchors, LinkerdError> {
-    let mut locations = places::anchor_locations(objects, layout);
-    locations.extend(places::external_ca_location(layout));
+    let mut locations = locate::anchor_locations(objects, layout);
+    locations.extend(locate::external_ca_location(layout));
     let source = locations
         .first()
         .cloned()

@@ -6,7 +6,8 @@
 //! |----------------|----------------------------------------------------------------------|
 //! | `objects.rs`   | [`ControlPlaneObjects`], [`ObjectRef`], typed reads of fields          |
 //! | `layout.rs`    | [`Layout`], [`Era`], [`IssuerScheme`], [`detect`]                    |
-//! | `places.rs`    | [`Location`]: each place holding a copy, read and written            |
+//! | `places.rs`    | [`Location`]: one place holding a copy, read and written             |
+//! | `locate.rs`    | [`anchor_locations`]: every place a layout keeps the anchors         |
 //! | `anchors.rs`   | [`read_trust_anchors`]: bundle in effect, copies, findings           |
 //! | `rules.rs`     | algorithm and name rules per release                                 |
 //! | `plan.rs`      | [`Plan`], [`ObjectChange`]: grouping writes into JSON patches        |
@@ -20,6 +21,7 @@ mod check;
 mod dataplane;
 mod error;
 mod layout;
+mod locate;
 mod objects;
 mod places;
 mod plan;
@@ -36,8 +38,9 @@ pub use dataplane::{
 };
 pub use error::LinkerdError;
 pub use layout::{Era, IssuerScheme, Layout, TRUST_ROOT_SHA_ANNOTATION, detect};
+pub use locate::{anchor_locations, external_ca_location};
 pub use objects::{ControlPlaneObjects, ObjectRef, PROXY_ANCHORS_ENV};
-pub use places::{Location, Slot, anchor_locations};
+pub use places::{Location, Slot};
 pub use plan::{FieldChange, ObjectChange, Plan, PlanOptions, trust_root_sha256};
 pub use report::{CheckResult, HINT_BASE, Report, Section, Severity, Status};
 pub use rules::{anchor_algorithm_problem, issuer_algorithm_problem, valid_for_name};

@@ -5,8 +5,9 @@ use time::format_description::well_known::Rfc3339;
 
 use super::LinkerdError;
 use super::layout::{Era, IssuerScheme, Layout};
+use super::locate;
 use super::objects::{ControlPlaneObjects, ISSUER_SECRET, LINKERD_CONFIG, OVERRIDES};
-use super::places::{self, Location, Slot};
+use super::places::{Location, Slot};
 use super::plan::{self, Content, Plan, PlanOptions, Write};
 use super::rules;
 use crate::pki::{Bundle, Certificate, PrivateKey, VerifyError, chain_text, verify_chain};
@@ -85,7 +86,7 @@ pub fn plan_anchors(
     }
 
     let pem = anchors.to_pem();
-    let mut writes: Vec<Write> = places::anchor_locations(objects, layout)
+    let mut writes: Vec<Write> = locate::anchor_locations(objects, layout)
         .into_iter()
         .map(|location| Write {
             location,
@@ -157,7 +158,7 @@ pub fn plan_issuer(
     }
     // Every copy counts: the identity controller, `linkerd check` and the proxies each read
     // their own, and a copy the issuer does not chain to is an outage for its readers.
-    for location in places::anchor_locations(objects, layout) {
+    for location in locate::anchor_locations(objects, layout) {
         let Some(text) = location.read(objects)? else {
             continue;
         };

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use runner::linkerd::ControlPlaneObjects;
+use runner::linkerd::{ControlPlaneObjects, PlanOptions, detect, plan_anchors, read_trust_anchors};
+use runner::pki::Bundle;
 use runner::pki::{CertRequest, CertifiedKey, Profile, generate};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -128,4 +129,18 @@ pub fn secret_text(secret: &Value, key: &str) -> String {
             .unwrap(),
     )
     .unwrap()
+}
+
+/// The 2.7 fixture with anchors `[new, fixture root]` deployed, and the new root.
+pub fn era_a_with_new_root() -> Option<(ControlPlaneObjects, CertifiedKey)> {
+    let mut objects = control_plane("install-stable-2.7.0.yaml")?;
+    let layout = detect(&objects).unwrap();
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let new_root = root("root.linkerd.cluster.local");
+    let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+    plan_anchors(&objects, &layout, &bundle, &PlanOptions::new(NOW))
+        .unwrap()
+        .apply(&mut objects)
+        .unwrap();
+    Some((objects, new_root))
 }
