@@ -99,15 +99,38 @@ pub fn data_plane_section(
     pods: &[Value],
     namespace: Option<&str>,
 ) -> (Section, Vec<StalePod>) {
-    let wanted: BTreeSet<&str> = reference
-        .certs()
-        .iter()
-        .map(Certificate::fingerprint)
-        .collect();
-    let mut parsed: HashMap<&str, Result<Vec<Certificate>, String>> = HashMap::new();
-    let mut stale = Vec::new();
-
+    let mut check = DataPlaneCheck::new(reference, namespace);
     for pod in pods {
+        check.add_pod(pod);
+    }
+    check.finish()
+}
+
+/// What a proxy's anchors text lacks and holds beyond the reference, or why it is unreadable;
+/// `None` when it holds exactly the reference.
+type Verdict = Option<(Vec<String>, Vec<String>, Option<String>)>;
+
+/// The data-plane check fed page by page, so that a cluster's pods need not all be in memory
+/// at once. Each distinct anchors text is parsed and compared once, whatever the pod count.
+pub struct DataPlaneCheck<'a> {
+    reference: &'a Bundle,
+    namespace: Option<String>,
+    verdicts: HashMap<String, Verdict>,
+    stale: Vec<StalePod>,
+}
+
+impl<'a> DataPlaneCheck<'a> {
+    pub fn new(reference: &'a Bundle, namespace: Option<&str>) -> Self {
+        Self {
+            reference,
+            namespace: namespace.map(str::to_owned),
+            verdicts: HashMap::new(),
+            stale: Vec::new(),
+        }
+    }
+
+    /// Compares one pod; pods that are not meshed or in another namespace are ignored.
+    pub fn add_pod(&mut self, pod: &Value) {
         let meshed = pod
             .pointer("/metadata/labels/linkerd.io~1control-plane-ns")
             .is_some();
@@ -115,75 +138,79 @@ pub fn data_plane_section(
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if !meshed || namespace.is_some_and(|n| n != pod_ns) {
-            continue;
+        if !meshed || self.namespace.as_deref().is_some_and(|n| n != pod_ns) {
+            return;
         }
         let Some(spec) = pod.get("spec") else {
-            continue;
+            return;
         };
         for text in proxy_anchor_texts(spec) {
-            let certs = parsed.entry(text).or_insert_with(|| {
-                crate::pki::parse_certificates(text, "proxy env")
-                    .map_err(|e| crate::pki::chain_text(&e))
-            });
-            let verdict = match certs {
-                Err(problem) => Some((Vec::new(), Vec::new(), Some(problem.clone()))),
-                Ok(certs) => {
-                    let found: BTreeSet<&str> =
-                        certs.iter().map(Certificate::fingerprint).collect();
-                    let lacks: Vec<String> = reference
-                        .certs()
-                        .iter()
-                        .filter(|c| !found.contains(c.fingerprint()))
-                        .map(Certificate::describe)
-                        .collect();
-                    let extra: Vec<String> = certs
-                        .iter()
-                        .filter(|c| !wanted.contains(c.fingerprint()))
-                        .map(Certificate::describe)
-                        .collect();
-                    (!lacks.is_empty() || !extra.is_empty()).then_some((lacks, extra, None))
-                }
-            };
-            if let Some((lacks, extra, problem)) = verdict {
-                stale.push(StalePod {
+            if !self.verdicts.contains_key(text) {
+                let verdict = compare(self.reference, text);
+                self.verdicts.insert(text.to_owned(), verdict);
+            }
+            if let Some(Some((lacks, extra, problem))) = self.verdicts.get(text) {
+                let name = pod.pointer("/metadata/name").and_then(Value::as_str);
+                self.stale.push(StalePod {
                     namespace: pod_ns.to_owned(),
-                    name: pod
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned(),
-                    lacks,
-                    extra,
-                    problem,
+                    name: name.unwrap_or_default().to_owned(),
+                    lacks: lacks.clone(),
+                    extra: extra.clone(),
+                    problem: problem.clone(),
                 });
-                break;
+                return;
             }
         }
     }
 
-    let check = CheckResult::new(
-        DATA_PLANE_CHECK,
-        "l5d-identity-data-plane-proxies-certs-match-ca",
-        Severity::Warning,
-    );
-    let check = if stale.is_empty() {
-        check
-    } else {
-        let lines: Vec<String> = stale
-            .iter()
-            .map(|p| pod_line(p, namespace.is_some()))
-            .collect();
-        check.fail(format!(
-            "Some pods do not have the current trust bundle and must be restarted:\n{}",
-            lines.join("\n")
-        ))
+    /// The check's section and the stale pods.
+    pub fn finish(self) -> (Section, Vec<StalePod>) {
+        let stale = self.stale;
+        let namespace = self.namespace.as_deref();
+        let check = CheckResult::new(
+            DATA_PLANE_CHECK,
+            "l5d-identity-data-plane-proxies-certs-match-ca",
+            Severity::Warning,
+        );
+        let check = if stale.is_empty() {
+            check
+        } else {
+            let lines: Vec<String> = stale
+                .iter()
+                .map(|p| pod_line(p, namespace.is_some()))
+                .collect();
+            check.fail(format!(
+                "Some pods do not have the current trust bundle and must be restarted:\n{}",
+                lines.join("\n")
+            ))
+        };
+        let section = Section {
+            name: DATA_PLANE_SECTION.into(),
+            checks: vec![check],
+        };
+        (section, stale)
+    }
+}
+
+/// Compares one anchors text with the reference bundle.
+fn compare(reference: &Bundle, text: &str) -> Verdict {
+    let certs = match crate::pki::parse_certificates(text, "proxy env") {
+        Ok(certs) => certs,
+        Err(e) => return Some((Vec::new(), Vec::new(), Some(crate::pki::chain_text(&e)))),
     };
-    let section = Section {
-        name: DATA_PLANE_SECTION.into(),
-        checks: vec![check],
-    };
-    (section, stale)
+    let found: BTreeSet<&str> = certs.iter().map(Certificate::fingerprint).collect();
+    let lacks: Vec<String> = reference
+        .certs()
+        .iter()
+        .filter(|c| !found.contains(c.fingerprint()))
+        .map(Certificate::describe)
+        .collect();
+    let extra: Vec<String> = certs
+        .iter()
+        .filter(|c| !reference.contains(c))
+        .map(Certificate::describe)
+        .collect();
+    (!lacks.is_empty() || !extra.is_empty()).then_some((lacks, extra, None))
 }
 
 fn pod_line(pod: &StalePod, one_namespace: bool) -> String {

@@ -34,7 +34,8 @@ pub use anchors::{
 };
 pub use check::{IDENTITY_SECTION, identity_section};
 pub use dataplane::{
-    DATA_PLANE_CHECK, DATA_PLANE_SECTION, StalePod, data_plane_section, reference_bundle,
+    DATA_PLANE_CHECK, DATA_PLANE_SECTION, DataPlaneCheck, StalePod, data_plane_section,
+    reference_bundle,
 };
 pub use error::LinkerdError;
 pub use layout::{Era, IssuerScheme, Layout, TRUST_ROOT_SHA_ANNOTATION, detect};
