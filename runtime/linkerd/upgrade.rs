@@ -23,6 +23,12 @@ const ISSUER_ACTION: &str = "deploy a new issuer";
 /// [`LinkerdError::Refused`] when the install is Helm-managed and `allow_helm` is off, when
 /// an anchor uses an algorithm the release rejects, or when the running issuer would not
 /// chain to the new anchors; reading errors of the current objects.
+///
+/// # Caveats
+///
+/// A plan changes objects, not running processes: proxies keep the anchors they started
+/// with until their pods are recreated, and in 2.11 nothing rolls by itself (see the notes).
+/// The external issuer's `ca.crt` is never written.
 pub fn plan_anchors(
     objects: &ControlPlaneObjects,
     layout: &Layout,
@@ -117,6 +123,12 @@ pub fn plan_anchors(
 /// `allow_helm`, for an issuer that is not an ECDSA P-256 CA valid now, a key that does not
 /// match it, an issuer that does not chain to the deployed anchors or (2.7-2.9) is not valid
 /// for `identity.<ns>.<trust domain>`; reading errors of the current objects.
+///
+/// # Caveats
+///
+/// The chain is checked against the anchors as the objects hold them; the identity
+/// controller checks against the anchors it read at start, so it must have restarted since
+/// the bundle was deployed (the plan's notes say so), or it skips the new issuer.
 pub fn plan_issuer(
     objects: &ControlPlaneObjects,
     layout: &Layout,
