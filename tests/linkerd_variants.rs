@@ -286,3 +286,34 @@ fn the_recorded_cli_version_tells_2_7_from_2_8() {
     objects.linkerd_config.as_mut().unwrap()["data"]["install"] = install.into();
     assert!(detect(&objects).unwrap().legacy_wording);
 }
+
+#[test]
+fn a_missing_trust_roots_config_map_is_a_finding() {
+    use runner::linkerd::FindingKind;
+    let Some(mut objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    objects.trust_roots = None;
+    let layout = detect(&objects).unwrap();
+    assert_eq!(
+        layout.era.releases(),
+        "2.12+",
+        "the hash annotation still tells the era"
+    );
+    let anchors = read_trust_anchors(&objects, &layout).unwrap();
+    assert!(
+        anchors.source.to_string().contains("data.values"),
+        "{}",
+        anchors.source
+    );
+    let missing: Vec<_> = anchors
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Missing)
+        .collect();
+    assert_eq!(missing.len(), 1, "{:?}", anchors.findings);
+    assert_eq!(
+        missing[0].location,
+        "configmap linkerd/linkerd-identity-trust-roots"
+    );
+}

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::LinkerdError;
-use super::layout::Layout;
+use super::layout::{Era, Layout};
 use super::locate;
+use super::objects;
 use super::objects::ControlPlaneObjects;
 use super::places::Location;
 use crate::pki::Bundle;
@@ -34,6 +35,8 @@ pub enum FindingKind {
     Unreadable,
     /// Same certificates, different text (order, line endings, blank lines, duplicates).
     NotCanonical,
+    /// A place this layout reads the anchors from does not exist.
+    Missing,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +106,21 @@ pub fn read_trust_anchors(
 
     let mut copies = Vec::new();
     let mut findings = Vec::new();
+    if layout.era >= Era::C0 && objects.trust_roots.is_none() {
+        let why = if layout.external_ca {
+            "identity.externalCA is set, and whoever provides it has not created it yet"
+        } else {
+            "the identity controller and the proxy injector cannot start without it"
+        };
+        findings.push(Finding {
+            kind: FindingKind::Missing,
+            location: objects::describe("ConfigMap", &layout.namespace, objects::TRUST_ROOTS),
+            message: format!(
+                "linkerd {} reads the trust anchors from it: {why}",
+                layout.era
+            ),
+        });
+    }
     for location in locations {
         let Some(text) = location.read(objects)? else {
             continue;
