@@ -56,8 +56,8 @@ pub fn plan_anchors(
                     "trust anchor {} is not valid now (valid from {} to {}); `linkerd check` \
                      stops at an anchor outside its validity period",
                     anchor.describe(),
-                    anchor.not_before(),
-                    anchor.not_after()
+                    rfc3339(anchor.not_before()),
+                    rfc3339(anchor.not_after())
                 ),
             ));
         }
@@ -114,8 +114,10 @@ pub fn plan_anchors(
     plan::build(objects, ANCHORS_ACTION, writes, notes)
 }
 
-/// Plans writing a new issuer: `certs[0]` is the issuer, the rest its intermediates (only
-/// the issuer is written, as the CLI does); `key_pem` is written as SEC1 `EC PRIVATE KEY`.
+/// Plans writing a new issuer: `certs[0]` is the issuer, the rest its intermediates up to a
+/// root, written after it in `crt.pem` (usually there are none: the CLI keeps only the first
+/// certificate, but then an issuer below an intermediate could not be verified by proxies);
+/// `key_pem` is written as SEC1 `EC PRIVATE KEY`.
 ///
 /// # Errors
 ///
@@ -210,11 +212,8 @@ pub fn plan_issuer(
         layout.namespace
     ));
     let key_text = key.to_sec1_pem().map_err(|e| refuse(chain_text(&e)))?;
-    let crt_text = issuer.to_pem();
-    let expiry = issuer
-        .not_after()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| issuer.not_after().to_string());
+    let crt_text: String = certs.iter().map(Certificate::to_pem).collect();
+    let expiry = rfc3339(issuer.not_after());
     plan::build(
         objects,
         ISSUER_ACTION,
@@ -365,4 +364,9 @@ fn chains(
         }
         Err(e) => Err(e),
     }
+}
+
+/// How Linkerd writes times (`linkerd.io/identity-issuer-expiry`, `crtExpiry`).
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_else(|_| at.to_string())
 }
