@@ -134,7 +134,10 @@ fn the_report_prints_like_linkerd_check() {
     assert_eq!(stale.len(), 1);
     let text = report.to_string();
     assert!(
-        text.contains("‼ data plane proxies certificate match CA\n    Some pods"),
+        text.contains(
+            "‼ data plane proxies certificate match CA\n    Some pods do not have the current \
+             trust bundle and must be restarted:\n\t* app/web-1 (lacks "
+        ),
         "{text}"
     );
     let hint =

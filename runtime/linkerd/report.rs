@@ -131,10 +131,10 @@ impl fmt::Display for Report {
                 if check.passed() {
                     continue;
                 }
+                // Like `linkerd check`, only the first line is indented: later lines carry
+                // their own tab (`\t* ns/pod`).
                 if let Some(message) = &check.message {
-                    for line in message.lines() {
-                        writeln!(f, "    {line}")?;
-                    }
+                    writeln!(f, "    {message}")?;
                 }
                 writeln!(f, "    see {HINT_BASE}{} for hints", check.hint_anchor)?;
             }
