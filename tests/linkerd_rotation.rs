@@ -53,6 +53,38 @@ fn anchors_upgrade_reads(objects: &ControlPlaneObjects, era: Era) -> String {
     }
 }
 
+/// Every patch touches only the fields it reports: replaces (or adds) under `data`, the
+/// annotations or the pod template, and never removes anything.
+fn assert_minimal(plan: &runner::linkerd::Plan, file: &str) {
+    for change in &plan.changes {
+        let ops = serde_json::to_value(change.patch()).unwrap();
+        for op in ops.as_array().unwrap() {
+            let path = op["path"].as_str().unwrap();
+            match op["op"].as_str().unwrap() {
+                "test" => assert_eq!(path, "/metadata/resourceVersion"),
+                "replace" | "add" => assert!(
+                    ["/data/", "/metadata/annotations/", "/spec/template/"]
+                        .iter()
+                        .any(|p| path.starts_with(p)),
+                    "{file}: {} {path}",
+                    change.object
+                ),
+                other => panic!("{file}: {} has a {other} op at {path}", change.object),
+            }
+        }
+        let writes = ops
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["op"] != "test")
+            .count();
+        assert!(
+            writes >= 1 && writes <= change.fields.len(),
+            "{file}: {ops}"
+        );
+    }
+}
+
 #[test]
 fn full_rotation_on_every_fixture() {
     for (file, _) in FIXTURES {
@@ -83,6 +115,7 @@ fn full_rotation_on_every_fixture() {
 
         // Stage 1: the bundle.
         let plan = plan_anchors(&objects, &layout, &bundle, &options).unwrap();
+        assert_minimal(&plan, file);
         plan.apply(&mut objects).unwrap();
         let anchors = read_trust_anchors(&objects, &layout).unwrap();
         assert_eq!(anchors.fingerprints, bundle.fingerprints(), "{file}");
@@ -145,6 +178,7 @@ fn full_rotation_on_every_fixture() {
             &options,
         )
         .unwrap();
+        assert_minimal(&plan, file);
         plan.apply(&mut objects).unwrap();
         assert_green(
             &objects,
@@ -179,6 +213,7 @@ fn full_rotation_on_every_fixture() {
 
         // Stage 3: the new root only.
         let plan = plan_anchors(&objects, &layout, &only_new, &options).unwrap();
+        assert_minimal(&plan, file);
         plan.apply(&mut objects).unwrap();
         assert_green(
             &objects,
