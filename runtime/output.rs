@@ -1,0 +1,319 @@
+//! Operator-facing output: every event of a run goes through [`Output::emit`], which prints it
+//! as a human line (the default) or as one JSON object per line (`--output json`).
+//!
+//! Diagnostic logs are a separate channel (`tracing`, on stderr): nothing here writes logs, and
+//! nothing else in the crate writes to stdout.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Step headers, results and √/× marks, like `linkerd check`.
+    Human,
+    /// One JSON object per line with an `event` field; nothing else on stdout.
+    Json,
+}
+
+/// One thing that happened during a run, in the order it happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A runbook run begins.
+    RunStarted {
+        runbook: String,
+        target: String,
+        workdir: String,
+        dry_run: bool,
+    },
+    /// A step begins.
+    StepStarted { step: String, description: String },
+    /// A step is not run, with the reason.
+    StepSkipped { step: String, reason: String },
+    /// A message from the runbook (`print`, `log_info`, `log_warn`) or from a primitive.
+    Log {
+        step: Option<String>,
+        level: Level,
+        message: String,
+    },
+    /// In a dry-run, what a primitive would have done.
+    Would {
+        step: Option<String>,
+        action: String,
+    },
+    /// A step finished; its outputs as recorded in the journal.
+    StepFinished { step: String, outputs: Value },
+    /// A step failed.
+    StepFailed { step: String, error: String },
+    /// The run ended.
+    RunFinished {
+        ran: usize,
+        skipped: usize,
+        failed: bool,
+    },
+    /// `--list`: the runbook's description.
+    ListRunbook {
+        runbook: String,
+        description: String,
+    },
+    /// `--list`: one step.
+    ListStep {
+        step: String,
+        description: String,
+        changes_cluster: bool,
+    },
+    /// `--list`: one parameter with its default.
+    ListParam {
+        name: String,
+        kind: String,
+        default: Value,
+        description: String,
+    },
+}
+
+/// The level of a [`Event::Log`] message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Debug,
+}
+
+/// The sink every event goes through.
+pub struct Output {
+    format: Format,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Output ===
+
+impl Output {
+    /// Output to stdout in the given format.
+    pub fn stdout(format: Format) -> Self {
+        Self::new(format, Box::new(std::io::stdout()))
+    }
+
+    /// Output to any writer (tests, `runner doc`).
+    pub fn new(format: Format, out: Box<dyn Write + Send>) -> Self {
+        Self {
+            format,
+            out: Mutex::new(out),
+        }
+    }
+
+    /// The format events are printed in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Prints one event. A closed stdout is not a reason to stop a rotation half way, so write
+    /// errors are logged and otherwise ignored.
+    pub fn emit(&self, event: Event) {
+        let text = match self.format {
+            Format::Json => serde_json::to_string(&event).unwrap_or_default() + "\n",
+            Format::Human => human(&event),
+        };
+        let text = redact_private_keys(&text);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            tracing::debug!(%error, "writing output");
+        }
+    }
+
+    /// Writes text that is not an event (the `--list` tables) through the same sink.
+    pub fn write_raw(&self, text: &str) {
+        let text = redact_private_keys(text);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            tracing::debug!(%error, "writing output");
+        }
+    }
+}
+
+fn human(event: &Event) -> String {
+    match event {
+        Event::RunStarted {
+            runbook,
+            target,
+            workdir,
+            dry_run,
+        } => {
+            let mode = if *dry_run { "dry run of" } else { "running" };
+            format!("{mode} {runbook} (target {target}, workdir {workdir})\n")
+        }
+        Event::StepStarted { step, description } => format!("\n{step}: {description}\n"),
+        Event::StepSkipped { step, reason } => format!("- {step}: skipped, {reason}\n"),
+        Event::Log {
+            level: Level::Warn,
+            message,
+            ..
+        } => format!("  ‼ {message}\n"),
+        Event::Log { message, .. } => format!("  {message}\n"),
+        Event::Would { action, .. } => format!("  would {action}\n"),
+        Event::StepFinished { step, outputs } => {
+            let mut text = format!("√ {step}\n");
+            if let Value::Object(fields) = outputs {
+                for (key, value) in fields {
+                    let value = match value {
+                        Value::String(s) => s.clone(),
+                        // Tagged host values (`{"$type": "duration", "value": "8760h"}`).
+                        Value::Object(tagged) if tagged.contains_key("$type") => {
+                            tagged.get("value").map_or_else(
+                                || value.to_string(),
+                                |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                            )
+                        }
+                        other => other.to_string(),
+                    };
+                    text.push_str(&format!("  {key}: {value}\n"));
+                }
+            }
+            text
+        }
+        Event::StepFailed { step, error } => format!("× {step}: {error}\n"),
+        Event::RunFinished {
+            ran,
+            skipped,
+            failed,
+        } => {
+            let verdict = if *failed { "failed" } else { "done" };
+            format!("\n{verdict}: {ran} step(s) run, {skipped} skipped\n")
+        }
+        Event::ListRunbook {
+            runbook,
+            description,
+        } if description.is_empty() => {
+            format!("{runbook}\n")
+        }
+        Event::ListRunbook {
+            runbook,
+            description,
+        } => format!("{runbook}\n  {description}\n"),
+        Event::ListStep { .. } | Event::ListParam { .. } => {
+            // `--list` prints aligned tables, which need every row at once: see `list_table`.
+            String::new()
+        }
+    }
+}
+
+/// Replaces every PEM private-key block in `text` by a marker. A runbook may `print` anything,
+/// so this is the last guard that keeps key material out of every output mode.
+pub fn redact_private_keys(text: &str) -> String {
+    const MARKER: &str = "PRIVATE KEY-----";
+    if !text.contains(MARKER) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(begin) = rest.find("-----BEGIN ") {
+        let header_end = rest[begin..].find("-----\n").map(|i| begin + i);
+        let is_key = header_end.is_some_and(|end| rest[begin..end + 5].ends_with(MARKER));
+        if !is_key {
+            out.push_str(&rest[..begin + 11]);
+            rest = &rest[begin + 11..];
+            continue;
+        }
+        out.push_str(&rest[..begin]);
+        out.push_str("[redacted private key]");
+        rest = match rest[begin..].find("-----END ") {
+            Some(end) => {
+                let after_end = begin + end + 9;
+                match rest[after_end..].find("-----") {
+                    Some(close) => &rest[after_end + close + 5..],
+                    None => "",
+                }
+            }
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    // A stray header without a block (cut lines, escaped JSON) still must not show.
+    out.replace("PRIVATE KEY", "[redacted]")
+}
+
+/// Renders `--list` as aligned columns: the steps, then the parameters with their defaults.
+pub fn list_table(steps: &[(String, String, bool)], params: &[(String, String, String)]) -> String {
+    let mut text = String::from("\nSteps:\n");
+    let width = steps.iter().map(|(name, ..)| name.len()).max().unwrap_or(0);
+    for (name, description, changes_cluster) in steps {
+        let mark = if *changes_cluster {
+            " [changes the cluster]"
+        } else {
+            ""
+        };
+        text.push_str(&format!("  {name:width$}  {description}{mark}\n"));
+    }
+    text.push_str("\nParameters:\n");
+    if params.is_empty() {
+        text.push_str("  (none)\n");
+    }
+    let name_width = params
+        .iter()
+        .map(|(name, ..)| name.len())
+        .max()
+        .unwrap_or(0);
+    let default_width = params
+        .iter()
+        .map(|(_, default, _)| default.len())
+        .max()
+        .unwrap_or(0);
+    for (name, default, description) in params {
+        text.push_str(&format!(
+            "  {name:name_width$} = {default:default_width$}  {description}\n"
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_key_blocks_and_keeps_certificates() {
+        let text = "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+                    -----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\nb\n";
+        let out = redact_private_keys(text);
+        assert_eq!(
+            out,
+            "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+             [redacted private key]\nb\n"
+        );
+        assert_eq!(
+            redact_private_keys("\"-----BEGIN PRIVATE KEY-----\\nMII\""),
+            "\"-----BEGIN [redacted]-----\\nMII\""
+        );
+    }
+
+    #[test]
+    fn json_events_are_one_line_with_an_event_field() {
+        let event = Event::StepSkipped {
+            step: "generate".into(),
+            reason: "finished".into(),
+        };
+        let line = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"step_skipped","step":"generate","reason":"finished"}"#
+        );
+    }
+}
