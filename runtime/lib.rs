@@ -15,6 +15,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod output;
+pub mod pki;
 pub mod sim;
 
 pub use error::Error;

@@ -173,17 +173,7 @@ fn human(event: &Event) -> String {
             let mut text = format!("√ {step}\n");
             if let Value::Object(fields) = outputs {
                 for (key, value) in fields {
-                    let value = match value {
-                        Value::String(s) => s.clone(),
-                        // Tagged host values (`{"$type": "duration", "value": "8760h"}`).
-                        Value::Object(tagged) if tagged.contains_key("$type") => {
-                            tagged.get("value").map_or_else(
-                                || value.to_string(),
-                                |v| v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                            )
-                        }
-                        other => other.to_string(),
-                    };
+                    let value = summarize(value);
                     text.push_str(&format!("  {key}: {value}\n"));
                 }
             }
@@ -212,6 +202,35 @@ fn human(event: &Event) -> String {
             // `--list` prints aligned tables, which need every row at once: see `list_table`.
             String::new()
         }
+    }
+}
+
+/// One line for a recorded output: host values by what identifies them (a certificate by its
+/// fingerprint and file), not by their whole PEM.
+fn summarize(value: &Value) -> String {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(map) if map.contains_key("$type") => {
+            text(map.get("value")).unwrap_or_else(|| value.to_string())
+        }
+        Value::Object(map) if map.contains_key("$pki") => {
+            let kind = text(map.get("$pki")).unwrap_or_default();
+            let ids = match (map.get("fingerprint"), map.get("fingerprints")) {
+                (Some(one), _) => text(Some(one)).unwrap_or_default(),
+                (None, Some(Value::Array(all))) => all
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            };
+            match text(map.get("cert_path")) {
+                Some(path) => format!("{kind} {ids} ({path})"),
+                None => format!("{kind} {ids}"),
+            }
+        }
+        other => other.to_string(),
     }
 }
 

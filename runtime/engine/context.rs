@@ -77,6 +77,8 @@ impl RunContext {
         let workdir = scratch
             .as_ref()
             .map_or(options.workdir, |dir| dir.path().to_path_buf());
+        // Absolute, so that paths recorded in the journal still hold from another directory.
+        let workdir = std::path::absolute(&workdir).unwrap_or(workdir);
         Ok(Arc::new(Self {
             dry_run: options.dry_run,
             workdir,

@@ -177,6 +177,19 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
     }
 
     let c = Arc::clone(ctx);
+    FuncRegistration::new("write_file")
+        .with_params_info(["name: &str", "text: &str", "string"])
+        .with_comments([
+            "/// Writes text (a certificate bundle, say) to a file in the workdir and returns its path.",
+            "/// Refuses private keys: `gen_cert(#{ write: ... })` writes those, with mode 0600.",
+            "///",
+            "/// ```rhai",
+            "/// let path = write_file(\"bundle.crt\", anchors.pem);",
+            "/// ```",
+        ])
+        .register_into_engine(engine, move |name: &str, text: &str| write_file(&c, name, text));
+
+    let c = Arc::clone(ctx);
     FuncRegistration::new("is_dry_run")
         .with_params_info(["bool"])
         .with_comments(["/// True when the run is a dry-run (`--dry-run`): nothing is changed."])
@@ -297,6 +310,27 @@ fn declare_step(
         body,
     });
     Ok(())
+}
+
+fn write_file(ctx: &RunContext, name: &str, text: &str) -> Result<String, Box<EvalAltResult>> {
+    ctx.require_step("write_file")?;
+    let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "..";
+    if !plain {
+        return Err(fail(format!(
+            "write_file: {name:?} is not a plain file name"
+        )));
+    }
+    if text.contains("PRIVATE KEY") {
+        return Err(fail(format!(
+            "write_file: refusing to write a private key to {name}"
+        )));
+    }
+    // In a dry-run the workdir is a temporary directory, so this writes nothing that stays.
+    let path = ctx.workdir().join(name);
+    std::fs::create_dir_all(ctx.workdir())
+        .and_then(|()| std::fs::write(&path, text))
+        .map_err(|error| fail(format!("write_file: writing {}: {error}", path.display())))?;
+    Ok(path.display().to_string())
 }
 
 fn run_driver(ctx: &RunContext, call: &NativeCallContext) -> Result<(), Box<EvalAltResult>> {

@@ -70,7 +70,11 @@ pub fn new(ctx: &Arc<RunContext>) -> Engine {
 
 /// Registers each primitive module: one call per module.
 fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
-    let _ = (engine, ctx);
+    let pki = crate::pki::script::PkiEnv {
+        workdir: ctx.workdir().to_path_buf(),
+        dry_run: ctx.dry_run(),
+    };
+    crate::pki::script::register(engine, pki);
 }
 
 /// Why a run stopped.
@@ -109,6 +113,12 @@ pub enum RunError {
         path: std::path::PathBuf,
         #[source]
         source: ValueError,
+    },
+    #[error("creating workdir {path}")]
+    Workdir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
     },
     #[error("cancelled during step `{step}`")]
     Cancelled { step: String },

@@ -170,6 +170,8 @@ fn drive(
         }
     }
 
+    create_workdir(ctx.workdir())?;
+
     let out = ctx.output();
     out.emit(Event::RunStarted {
         runbook: runbook_name,
@@ -284,6 +286,19 @@ fn run_step(
         outputs,
     });
     Ok(())
+}
+
+/// Creates the workdir, readable by its owner only: generated keys live there. Only now, once
+/// every check passed, so that a refused run writes nothing.
+fn create_workdir(dir: &std::path::Path) -> Result<(), RunError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|source| RunError::Workdir {
+        path: dir.to_owned(),
+        source,
+    })
 }
 
 /// Which declared steps run: `--from` onwards, only those in `--only` (if given), minus

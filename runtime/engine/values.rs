@@ -24,6 +24,13 @@ pub enum ValueError {
     /// A float that JSON cannot hold (NaN, infinity).
     #[error("output `{at}` is the number {value}, which JSON cannot hold")]
     NotFinite { at: String, value: f64 },
+    /// A certificate value that cannot be recorded or read back.
+    #[error("output `{at}`")]
+    Certificate {
+        at: String,
+        #[source]
+        source: crate::pki::script::JournalError,
+    },
     /// A recorded value that does not decode.
     #[error("recorded value `{at}` is not valid: {reason}")]
     Invalid { at: String, reason: String },
@@ -80,10 +87,10 @@ pub fn to_json(value: &Dynamic, at: &str) -> Result<Value, ValueError> {
         }
         return Ok(Value::Object(object));
     }
-    if let Some(converted) = host_to_journal(value) {
-        let json = converted.map_err(|reason| ValueError::Invalid {
+    if let Some(converted) = crate::pki::script::to_journal(value) {
+        let json = converted.map_err(|source| ValueError::Certificate {
             at: at.to_owned(),
-            reason,
+            source,
         })?;
         if json.to_string().contains("PRIVATE KEY") {
             return Err(ValueError::PrivateKey { at: at.to_owned() });
@@ -122,8 +129,11 @@ pub fn from_json(value: &Value, at: &str) -> Result<Dynamic, ValueError> {
             Dynamic::from_array(items.collect::<Result<_, _>>()?)
         }
         Value::Object(object) => {
-            if let Some(converted) = host_from_journal(value) {
-                return converted.map_err(invalid);
+            if let Some(converted) = crate::pki::script::from_journal(value) {
+                return converted.map_err(|source| ValueError::Certificate {
+                    at: at.into(),
+                    source,
+                });
             }
             if object.get(TYPE_TAG).and_then(Value::as_str) == Some("duration") {
                 let text = object
@@ -143,17 +153,6 @@ pub fn from_json(value: &Value, at: &str) -> Result<Dynamic, ValueError> {
             Dynamic::from_map(map)
         }
     })
-}
-
-/// The certificate types of `pki::script`, in their own journal encoding.
-fn host_to_journal(value: &Dynamic) -> Option<Result<Value, String>> {
-    let _ = value;
-    None
-}
-
-fn host_from_journal(value: &Value) -> Option<Result<Dynamic, String>> {
-    let _ = value;
-    None
 }
 
 #[cfg(test)]

@@ -1,0 +1,101 @@
+//! The errors of certificate and key handling.
+
+use std::path::PathBuf;
+
+/// What went wrong while reading, generating, bundling or writing certificates and keys.
+///
+/// `origin` fields name where the input came from: a file path, or a description such as
+/// `"PEM text"` for a value given by a script.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PkiError {
+    /// The text is not valid PEM.
+    #[error("reading PEM from {origin}")]
+    Pem {
+        origin: String,
+        #[source]
+        source: pem::PemError,
+    },
+
+    /// A PEM input that holds no certificate at all.
+    #[error("{origin} holds no CERTIFICATE block")]
+    NoCertificate { origin: String },
+
+    /// A block other than a certificate where only certificates belong (a pasted key, a CSR).
+    #[error(
+        "{origin} holds a {tag:?} block (number {index}) where only CERTIFICATE blocks are allowed"
+    )]
+    UnexpectedBlock {
+        origin: String,
+        tag: String,
+        index: usize,
+    },
+
+    /// DER that is not a readable X.509 certificate.
+    #[error("parsing certificate from {origin}: {reason}")]
+    Certificate { origin: String, reason: String },
+
+    /// A certificate used where a CA certificate is required.
+    #[error("certificate {subject} (sha256 {fingerprint}) is not a CA certificate")]
+    NotCa {
+        subject: String,
+        fingerprint: String,
+    },
+
+    /// A private key that could not be read.
+    #[error("reading private key from {origin}: {reason}")]
+    Key { origin: String, reason: String },
+
+    /// A private key of a kind this tool does not handle.
+    #[error(
+        "private key in {origin} is {kind}: only unencrypted ECDSA P-256 keys \
+         (SEC1 \"EC PRIVATE KEY\" or PKCS#8 \"PRIVATE KEY\") are supported"
+    )]
+    UnsupportedKey { origin: String, kind: String },
+
+    /// A private key that does not belong to the certificate it was paired with.
+    #[error("private key from {key_origin} does not belong to certificate {subject}")]
+    KeyMismatch { key_origin: String, subject: String },
+
+    /// The request cannot be honoured as given.
+    #[error("certificate request for {cn:?}: {reason}")]
+    Request { cn: String, reason: String },
+
+    /// rcgen refused to build or sign the certificate.
+    #[error("generating certificate {cn:?}")]
+    Generate {
+        cn: String,
+        #[source]
+        source: rcgen::Error,
+    },
+
+    /// Encoding a key failed (this is not expected for a valid key).
+    #[error("encoding private key: {reason}")]
+    Encode { reason: String },
+
+    /// A file that exists where a new one was to be created.
+    #[error("refusing to overwrite {path}: the file exists (pass overwrite to replace it)")]
+    FileExists { path: PathBuf },
+
+    /// A file system operation failed.
+    #[error("{action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Renders an error with its chain of sources as `outer: inner: innermost`, for places (like
+/// Rhai runtime errors) that carry only a string.
+pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
