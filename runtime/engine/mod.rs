@@ -106,13 +106,13 @@ pub enum RunError {
     Outputs {
         step: String,
         #[source]
-        source: ValueError,
+        source: Box<ValueError>,
     },
     #[error("reading the outputs recorded in journal {path}")]
     Recorded {
         path: std::path::PathBuf,
         #[source]
-        source: ValueError,
+        source: Box<ValueError>,
     },
     #[error("creating workdir {path}")]
     Workdir {

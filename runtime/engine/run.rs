@@ -152,7 +152,7 @@ fn drive(
         let value = values::from_json(&finished.outputs, &finished.name).map_err(|source| {
             RunError::Recorded {
                 path: journal_path.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         ctx.lock_script()
@@ -275,7 +275,7 @@ fn run_step(
             fail(source.to_string());
             return Err(RunError::Outputs {
                 step: step.name.clone(),
-                source,
+                source: Box::new(source),
             });
         }
     };
