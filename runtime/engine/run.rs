@@ -70,7 +70,8 @@ pub fn run(
             path: options.runbook.clone(),
             message: error.to_string(),
         })?;
-    let ast = loaded.ast.merge(&main);
+    let mut ast = loaded.ast.merge(&main);
+    ast.set_source(loaded.path.display().to_string());
     {
         let mut state = ctx.lock_script();
         state.overrides = options.overrides.clone();
