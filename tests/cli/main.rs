@@ -2,4 +2,6 @@
 
 mod harness;
 
+mod errors;
 mod list;
+mod params;
