@@ -85,7 +85,7 @@ impl Consent {
             return Ok(());
         }
         let question = format!(
-            "runner is about to {action}, which changes the cluster ({}).",
+            "runner is about to {action}, which changes the cluster (target {}).",
             self.target
         );
         self.ask(&question, action)?;

@@ -163,14 +163,13 @@ impl Journal {
                 target: record.target,
             });
         }
-        let mut keys: Vec<String> = record
+        let keys: std::collections::BTreeSet<&String> = record
             .params
             .keys()
             .chain(params.keys())
             .filter(|key| record.params.get(*key) != params.get(*key))
-            .cloned()
             .collect();
-        keys.dedup();
+        let keys: Vec<String> = keys.into_iter().cloned().collect();
         if !keys.is_empty() {
             return Err(JournalError::ParamsChanged { path, keys });
         }

@@ -72,7 +72,8 @@ fn primitives_at_the_top_level_are_refused() {
 fn a_missing_runbook_is_an_error_naming_it() {
     let out = Run::new().arg("nowhere.rhai").status(2).run();
     assert!(
-        out.stderr.starts_with("error: reading runbook nowhere.rhai: "),
+        out.stderr
+            .starts_with("error: reading runbook nowhere.rhai: "),
         "{}",
         out.stderr
     );
@@ -103,7 +104,9 @@ fn options_of_parts_not_built_yet_exit_2() {
         (&["--context", "c", "x.rhai"][..], "--context"),
         (&["check", "--proxy"][..], "runner check"),
     ] {
-        let mut run = Run::new().status(2).stderr(&format!("error: {what} is not available yet\n"));
+        let mut run = Run::new()
+            .status(2)
+            .stderr(&format!("error: {what} is not available yet\n"));
         for arg in args {
             run = run.arg(arg);
         }
@@ -115,9 +118,29 @@ fn options_of_parts_not_built_yet_exit_2() {
 fn usage_errors_exit_2_and_help_lists_the_exit_codes() {
     Run::new().arg("--frobnicate").status(2).run();
     let out = Run::new().arg("--help").run();
-    assert!(out.stdout.contains("Exit status: 0 success, 1 a step or check failed, 2 usage or runbook error."));
+    assert!(
+        out.stdout.contains(
+            "Exit status: 0 success, 1 a step or check failed, 2 usage or runbook error."
+        )
+    );
     let out = Run::new().args(["run", "--help"]).run();
-    for flag in ["--dry-run", "--set", "--values", "--list", "--only", "--skip", "--from", "--workdir", "--fresh", "--yes", "--output", "--kubeconfig", "--context", "--sim", "--stdlib"] {
+    for flag in [
+        "--dry-run",
+        "--set",
+        "--values",
+        "--list",
+        "--only",
+        "--skip",
+        "--from",
+        "--workdir",
+        "--fresh",
+        "--yes",
+        "--output",
+        "--kubeconfig",
+        "--context",
+        "--sim",
+        "--stdlib",
+    ] {
         assert!(out.stdout.contains(flag), "run --help lacks {flag}");
     }
 }

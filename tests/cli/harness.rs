@@ -30,7 +30,9 @@ pub struct Output {
 
 impl Run {
     pub fn new() -> Self {
-        Self::with_dir(Dir::Owned(tempfile::tempdir().expect("temporary directory")))
+        Self::with_dir(Dir::Owned(
+            tempfile::tempdir().expect("temporary directory"),
+        ))
     }
 
     /// Runs in `dir`, so that several runs share a workdir.
@@ -72,7 +74,9 @@ impl Run {
 
     /// Passes the shipped runbook `runbooks/NAME` as the argument.
     pub fn shipped(self, name: &str) -> Self {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks").join(name);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("runbooks")
+            .join(name);
         self.arg(path.to_str().unwrap())
     }
 
@@ -117,8 +121,14 @@ impl Run {
     #[track_caller]
     pub fn run(self) -> Output {
         let mut command = Command::cargo_bin("runner").expect("the runner binary");
-        command.current_dir(self.dir()).args(&self.args).env_remove("RUST_LOG");
-        command.env_remove("RUNNER_WORKDIR").env_remove("RUNNER_OUTPUT").env_remove("RUNNER_STDLIB");
+        command
+            .current_dir(self.dir())
+            .args(&self.args)
+            .env_remove("RUST_LOG");
+        command
+            .env_remove("RUNNER_WORKDIR")
+            .env_remove("RUNNER_OUTPUT")
+            .env_remove("RUNNER_STDLIB");
         for (key, value) in &self.env {
             command.env(key, value);
         }

@@ -2,6 +2,8 @@
 
 mod harness;
 
+mod consent;
 mod errors;
+mod journal;
 mod list;
 mod params;

@@ -8,8 +8,18 @@ use crate::list::STEPS;
 fn set_and_values_convert_to_the_type_of_the_default() {
     let out = Run::new()
         .runbook("steps.rhai", STEPS)
-        .file("values.yaml", "count: 7\nnamespaces: [a, b]\nenabled: true\n")
-        .args(["--values", "values.yaml", "--set", "validity=90d", "--set", "name=prod"])
+        .file(
+            "values.yaml",
+            "count: 7\nnamespaces: [a, b]\nenabled: true\n",
+        )
+        .args([
+            "--values",
+            "values.yaml",
+            "--set",
+            "validity=90d",
+            "--set",
+            "name=prod",
+        ])
         .args(["--skip", "third", "--output", "json"])
         .run();
     let finished: Vec<serde_json::Value> = out
@@ -32,9 +42,20 @@ fn set_wins_over_values_and_lists_split_on_commas() {
     let out = Run::new()
         .runbook("steps.rhai", STEPS)
         .file("values.json", r#"{"namespaces": ["x"], "count": 1}"#)
-        .args(["--values", "values.json", "--set", "namespaces=a, b", "--only", "first,second"])
+        .args([
+            "--values",
+            "values.json",
+            "--set",
+            "namespaces=a, b",
+            "--only",
+            "first,second",
+        ])
         .run();
-    assert!(out.stdout.contains("  namespaces: [\"a\",\"b\"]\n"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("  namespaces: [\"a\",\"b\"]\n"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("  count: 1\n"), "{}", out.stdout);
 }
 
@@ -60,7 +81,10 @@ fn unknown_keys_and_bad_values_are_reported_together_and_nothing_is_written() {
         );
     let dir = run.dir().to_owned();
     run.run();
-    assert!(!dir.join(".runner").exists(), "a refused run created the workdir");
+    assert!(
+        !dir.join(".runner").exists(),
+        "a refused run created the workdir"
+    );
 }
 
 #[test]
