@@ -161,7 +161,8 @@ impl RunContext {
     /// A message for the operator, attributed to the running step.
     pub fn log(&self, level: Level, message: impl Into<String>) {
         let step = self.current_step();
-        let message = message.into();
+        // Scripts may print anything; the log must not carry a key the output would redact.
+        let message = crate::output::redact_private_keys(&message.into());
         // The operator already sees the message in the output; the log keeps it for
         // diagnostics at info, so that a default (warn) log stays quiet.
         match level {

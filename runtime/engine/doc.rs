@@ -36,21 +36,51 @@ pub fn render(engine: &Engine) -> String {
         .into_iter()
         .filter(|f| f.name != MAIN && !f.doc_comments.is_empty())
         .collect();
-    functions.sort_by(|a, b| (&a.name, &a.signature).cmp(&(&b.name, &b.signature)));
+    for function in &mut functions {
+        if let Some(property) = property_signature(function) {
+            function.signature = property;
+        }
+    }
+    // Functions by name, then properties by type.
+    functions.sort_by(|a, b| {
+        let key = |f: &Function| (f.name.starts_with("get$"), f.signature.clone());
+        key(a).cmp(&key(b))
+    });
 
     let mut text = String::from("Functions a runbook can call (runner doc)\n");
-    for function in functions {
-        text.push_str(&format!("\n{}\n", function.signature));
-        for comment in &function.doc_comments {
-            for line in comment.lines() {
-                let line = line
-                    .trim_start_matches("///")
-                    .trim_start_matches("/**")
-                    .trim_end_matches("*/");
-                let line = line.strip_prefix(' ').unwrap_or(line);
-                text.push_str(format!("    {line}").trim_end());
-                text.push('\n');
-            }
+    // Overloads (`bundle` with 1 to 6 arguments) share one doc: their signatures, then it.
+    let same_doc =
+        |a: &Function, b: &Function| a.name == b.name && a.doc_comments == b.doc_comments;
+    for group in functions.chunk_by(same_doc) {
+        text.push('\n');
+        for function in group {
+            text.push_str(&function.signature);
+            text.push('\n');
+        }
+        text.push_str(&doc_lines(&group[0].doc_comments));
+    }
+    text
+}
+
+/// `get$cert(value: CertifiedKey) -> Certificate` reads as `CertifiedKey.cert -> Certificate`.
+fn property_signature(function: &Function) -> Option<String> {
+    let property = function.name.strip_prefix("get$")?;
+    let (_, rest) = function.signature.split_once(": ")?;
+    let (type_name, returns) = rest.split_once(')')?;
+    Some(format!("{type_name}.{property}{returns}"))
+}
+
+fn doc_lines(comments: &[String]) -> String {
+    let mut text = String::new();
+    for comment in comments {
+        for line in comment.lines() {
+            let line = line
+                .trim_start_matches("///")
+                .trim_start_matches("/**")
+                .trim_end_matches("*/");
+            let line = line.strip_prefix(' ').unwrap_or(line);
+            text.push_str(format!("    {line}").trim_end());
+            text.push('\n');
         }
     }
     text

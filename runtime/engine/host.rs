@@ -85,12 +85,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
 
     let c = Arc::clone(ctx);
     FuncRegistration::new("param")
-        .with_params_info([
-            "name: &str",
-            "default: Dynamic",
-            "description: &str",
-            "Dynamic",
-        ])
+        .with_params_info(["name: string", "default: ?", "description: string", "?"])
         .with_comments([
             "/// Declares a runbook parameter and returns its value in this run: the default, or",
             "/// what `--set`/`--values` gave, converted to the default's type (string, int, bool,",
@@ -122,10 +117,10 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
         if with_options {
             registration
                 .with_params_info([
-                    "name: &str",
-                    "description: &str",
-                    "options: Map",
-                    "body: FnPtr",
+                    "name: string",
+                    "description: string",
+                    "options: map",
+                    "body: Fn",
                     "()",
                 ])
                 .register_into_engine(
@@ -136,7 +131,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
                 );
         } else {
             registration
-                .with_params_info(["name: &str", "description: &str", "body: FnPtr", "()"])
+                .with_params_info(["name: string", "description: string", "body: Fn", "()"])
                 .register_into_engine(engine, move |name: &str, description: &str, body: FnPtr| {
                     declare_step(&c, name, description, &Map::new(), body)
                 });
@@ -145,7 +140,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
 
     let c = Arc::clone(ctx);
     FuncRegistration::new("output")
-        .with_params_info(["step: &str", "Dynamic"])
+        .with_params_info(["step: string", "?"])
         .with_comments([
             "/// The output of an earlier step, from this run or from the journal of a previous one.",
             "///",
@@ -169,7 +164,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
     for (name, level) in [("log_info", Level::Info), ("log_warn", Level::Warn)] {
         let c = Arc::clone(ctx);
         FuncRegistration::new(name)
-            .with_params_info(["message: &str", "()"])
+            .with_params_info(["message: string", "()"])
             .with_comments([
                 "/// A message for the operator, shown in the run's output (warnings stand out).",
             ])
@@ -178,7 +173,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
 
     let c = Arc::clone(ctx);
     FuncRegistration::new("write_file")
-        .with_params_info(["name: &str", "text: &str", "string"])
+        .with_params_info(["name: string", "text: string", "string"])
         .with_comments([
             "/// Writes text (a certificate bundle, say) to a file in the workdir and returns its path.",
             "/// Refuses private keys: `gen_cert(#{ write: ... })` writes those, with mode 0600.",
@@ -204,7 +199,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
 fn register_duration(engine: &mut Engine) {
     engine.register_type_with_name::<time::Duration>("Duration");
     FuncRegistration::new("duration")
-        .with_params_info(["text: &str", "Duration"])
+        .with_params_info(["text: string", "Duration"])
         .with_comments([
             "/// A duration such as `8760h`, `90d` or `1h30m`.",
             "///",

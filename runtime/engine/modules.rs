@@ -144,6 +144,7 @@ impl ModuleResolver for SharedLoader {
 pub fn runbook_dir(runbook: &Path) -> PathBuf {
     match runbook.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
+        // The current directory, left empty so that messages say `stdlib/x.rhai`, not `./…`.
+        _ => PathBuf::new(),
     }
 }

@@ -3,7 +3,10 @@
 mod harness;
 
 mod consent;
+mod doc;
 mod errors;
 mod journal;
+mod keys;
 mod list;
+mod modules;
 mod params;
