@@ -122,12 +122,17 @@ impl RunContext {
         &self.output
     }
 
-    /// Asks once per run before the first change to the cluster.
+    /// Asks once per run before the first change to the cluster. A dry-run changes nothing,
+    /// so it asks nothing: call this, then check [`RunContext::dry_run`] and report with
+    /// [`RunContext::would`] instead of writing.
     ///
     /// # Errors
     ///
     /// When there is no terminal and no `--yes`, or the operator declines.
     pub fn ensure(&self, action: &str) -> Result<(), ConsentError> {
+        if self.dry_run {
+            return Ok(());
+        }
         self.consent.ensure(action)
     }
 

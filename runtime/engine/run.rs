@@ -177,7 +177,14 @@ fn drive(
     out.emit(Event::RunStarted {
         runbook: runbook_name,
         target: options.target.clone(),
-        workdir: options.workdir.display().to_string(),
+        // A dry-run's files go to its scratch directory: say so.
+        workdir: if options.dry_run {
+            ctx.workdir()
+        } else {
+            options.workdir.as_path()
+        }
+        .display()
+        .to_string(),
         dry_run: options.dry_run,
     });
     let (mut ran, mut skipped) = (0, 0);

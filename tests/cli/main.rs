@@ -7,6 +7,7 @@ mod doc;
 mod errors;
 mod journal;
 mod keys;
+mod limits;
 mod list;
 mod modules;
 mod params;

@@ -130,3 +130,18 @@ fn calls_to_functions_a_module_lacks_fail_before_any_step() {
         )
         .run();
 }
+
+#[test]
+fn a_path_imports_a_file_next_to_the_runbook() {
+    let out = Run::new()
+        .file("books/helpers.rhai", "fn greet(name) { `hello ${name}` }")
+        .runbook(
+            "books/greet.rhai",
+            r#"
+            import "./helpers" as h;
+            step("greet", "Greet", || { print(h::greet("mesh")); });
+            "#,
+        )
+        .run();
+    assert!(out.stdout.contains("  hello mesh\n"), "{}", out.stdout);
+}
