@@ -122,17 +122,19 @@ impl Output {
     /// Prints one event. A closed stdout is not a reason to stop a rotation half way, so write
     /// errors are logged and otherwise ignored.
     pub fn emit(&self, event: Event) {
-        let text = match self.format {
-            Format::Json => serde_json::to_string(&event).unwrap_or_default() + "\n",
-            Format::Human => human(&event),
-        };
-        let text = redact_private_keys(&text);
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            tracing::debug!(%error, "writing output");
+        match self.format {
+            Format::Human => self.write_raw(&human(&event)),
+            Format::Json => {
+                let mut line = serde_json::to_string(&event).unwrap_or_default();
+                if line.contains("PRIVATE KEY") {
+                    // Redact inside the strings, where escaping has not hidden the PEM's line
+                    // breaks yet.
+                    let mut value = serde_json::to_value(&event).unwrap_or_default();
+                    redact_strings(&mut value);
+                    line = value.to_string();
+                }
+                self.write_raw(&(line + "\n"));
+            }
         }
     }
 
@@ -269,6 +271,15 @@ pub fn redact_private_keys(text: &str) -> String {
     out.replace("PRIVATE KEY", "[redacted]")
 }
 
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(text) if text.contains("PRIVATE KEY") => *text = redact_private_keys(text),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
 /// Renders `--list` as aligned columns: the steps, then the parameters with their defaults.
 pub fn list_table(steps: &[(String, String, bool)], params: &[(String, String, String)]) -> String {
     let mut text = String::from("\nSteps:\n");
@@ -321,6 +332,34 @@ mod tests {
             redact_private_keys("\"-----BEGIN PRIVATE KEY-----\\nMII\""),
             "\"-----BEGIN [redacted]-----\\nMII\""
         );
+    }
+
+    #[test]
+    fn json_events_redact_keys_inside_strings() {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let output = Output::new(Format::Json, Box::new(SharedBuffer(buffer.clone())));
+        output.emit(Event::StepFailed {
+            step: "s".into(),
+            error: "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n".into(),
+        });
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"error\":\"[redacted private key]\\n\",\"event\":\"step_failed\",\"step\":\"s\"}\n"
+        );
+    }
+
+    struct SharedBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 
     #[test]
