@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rhai::{AST, ASTNode, Engine, Expr, FnAccess, Position, Stmt};
+use rhai::{AST, ASTNode, Engine, Expr, FnAccess, FnCallExpr, Position, Stmt};
 
 use super::host::DECLARATIONS;
 use super::modules::ModuleLoader;
@@ -163,24 +163,27 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
         true
     });
 
-    // The top level only declares: walk its statements without the functions' bodies.
+    // The top level only declares: walk its statements without the functions' bodies, and
+    // follow calls into the runbook's own functions.
+    let callees = calls_by_function(ast);
     let mut path = Vec::new();
     for stmt in ast.statements() {
         stmt.walk(&mut path, &mut |nodes: &[ASTNode]| {
-            let call = match nodes.last() {
-                Some(ASTNode::Expr(Expr::FnCall(call, pos))) => Some((call, pos)),
-                Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, pos)),
-                _ => None,
+            let Some((call, pos)) = plain_call(nodes) else {
+                return true;
             };
-            if let Some((call, pos)) = call
-                && call.namespace.is_empty()
-                && primitives.contains(call.name.as_str())
-            {
-                let name = &call.name;
+            let name = call.name.as_str();
+            let reached = if primitives.contains(name) {
+                Some(format!("`{name}`"))
+            } else {
+                reaches_primitive(name, &callees, &primitives, &mut HashSet::new())
+                    .map(|primitive| format!("`{name}` calls `{primitive}`, which"))
+            };
+            if let Some(what) = reached {
                 problems.push(Problem {
-                    position: *pos,
+                    position: pos,
                     message: format!(
-                        "`{name}` can only be called inside a step, not at the top level of a runbook"
+                        "{what} can only be called inside a step, not at the top level of a runbook"
                     ),
                 });
             }
@@ -192,4 +195,71 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
     problems.sort_by_key(|p| (p.position.line(), p.position.position()));
     problems.dedup();
     problems
+}
+
+/// A call without a namespace, with its position.
+fn plain_call<'a>(nodes: &[ASTNode<'a>]) -> Option<(&'a FnCallExpr, Position)> {
+    let (call, pos) = match nodes.last()? {
+        ASTNode::Expr(Expr::FnCall(call, pos)) | ASTNode::Stmt(Stmt::FnCall(call, pos)) => {
+            (call, *pos)
+        }
+        _ => return None,
+    };
+    call.namespace.is_empty().then_some((&**call, pos))
+}
+
+/// The plain calls made in the body of each function of `ast`, by function name. Rhai does
+/// not expose a body's statements, so a call belongs to the innermost function whose source
+/// range holds its position.
+fn calls_by_function(ast: &AST) -> HashMap<String, HashSet<String>> {
+    let key = |p: Position| (p.line().unwrap_or(0), p.position().unwrap_or(0));
+    let ranges: Vec<(String, (usize, usize), (usize, usize))> = ast
+        .iter_fn_def()
+        .map(|def| {
+            let range = (key(def.body.start_position()), key(def.body.end_position()));
+            (def.name.to_string(), range.0, range.1)
+        })
+        .collect();
+    let mut calls: HashMap<String, HashSet<String>> = HashMap::new();
+    ast.walk(&mut |nodes: &[ASTNode]| {
+        if let Some((call, pos)) = plain_call(nodes) {
+            let at = key(pos);
+            let owner = ranges
+                .iter()
+                .filter(|(_, start, end)| *start <= at && at <= *end)
+                .min_by_key(|(_, start, end)| (end.0 - start.0, end.1.abs_diff(start.1)));
+            if let Some((owner, ..)) = owner {
+                calls
+                    .entry(owner.clone())
+                    .or_default()
+                    .insert(call.name.to_string());
+            }
+        }
+        true
+    });
+    calls
+}
+
+/// The first primitive that calling `function` reaches, through the runbook's own functions.
+fn reaches_primitive(
+    function: &str,
+    callees: &HashMap<String, HashSet<String>>,
+    primitives: &HashSet<String>,
+    seen: &mut HashSet<String>,
+) -> Option<String> {
+    if !seen.insert(function.to_owned()) {
+        return None;
+    }
+    let called = callees.get(function)?;
+    let mut sorted: Vec<&String> = called.iter().collect();
+    sorted.sort();
+    sorted
+        .iter()
+        .find(|name| primitives.contains(name.as_str()))
+        .map(|name| (*name).clone())
+        .or_else(|| {
+            sorted
+                .iter()
+                .find_map(|name| reaches_primitive(name, callees, primitives, seen))
+        })
 }

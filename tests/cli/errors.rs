@@ -69,6 +69,34 @@ fn primitives_at_the_top_level_are_refused() {
 }
 
 #[test]
+fn primitives_reached_through_the_runbooks_functions_at_the_top_level_are_refused() {
+    let run = Run::new()
+        .runbook(
+            "helper.rhai",
+            r#"
+            fn make_root() { gen_cert(#{ profile: "root-ca", cn: "root", write: "ca" }) }
+            fn setup() { make_root() }
+            fn label() { "root" }
+            let name = label();
+            setup();
+            step("one", "One", || make_root());
+            "#,
+        )
+        .arg("--list")
+        .status(2)
+        .stdout("")
+        .stderr(
+            "
+            error: in runbook helper.rhai:
+              - `setup` calls `gen_cert`, which can only be called inside a step, not at the top level of a runbook (line 5, column 1)
+            ",
+        );
+    let dir = run.dir().to_owned();
+    run.run();
+    assert!(!dir.join(".runner").exists());
+}
+
+#[test]
 fn a_missing_runbook_is_an_error_naming_it() {
     let out = Run::new().arg("nowhere.rhai").status(2).run();
     assert!(
