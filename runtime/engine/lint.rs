@@ -197,6 +197,9 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
     problems
 }
 
+/// A source position as (line, column), ordered.
+type LineColumn = (usize, usize);
+
 /// A call without a namespace, with its position.
 fn plain_call<'a>(nodes: &[ASTNode<'a>]) -> Option<(&'a FnCallExpr, Position)> {
     let (call, pos) = match nodes.last()? {
@@ -213,7 +216,7 @@ fn plain_call<'a>(nodes: &[ASTNode<'a>]) -> Option<(&'a FnCallExpr, Position)> {
 /// range holds its position.
 fn calls_by_function(ast: &AST) -> HashMap<String, HashSet<String>> {
     let key = |p: Position| (p.line().unwrap_or(0), p.position().unwrap_or(0));
-    let ranges: Vec<(String, (usize, usize), (usize, usize))> = ast
+    let ranges: Vec<(String, LineColumn, LineColumn)> = ast
         .iter_fn_def()
         .map(|def| {
             let range = (key(def.body.start_position()), key(def.body.end_position()));
