@@ -141,9 +141,11 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
         let arities = known.get(name);
         let message = match arities {
             None => Some(format!("unknown function `{name}`")),
-            // A method call passes the object as the first argument.
-            Some(arities) if is_method => (!arities.contains(&(args + 1)))
-                .then(|| format!("`{name}` cannot be called as a method with {args} argument(s)")),
+            // A method call passes the object as the first argument, or as `this` to a script
+            // function.
+            Some(arities) if is_method => (!arities.contains(&(args + 1))
+                && !arities.contains(&args))
+            .then(|| format!("`{name}` cannot be called as a method with {args} argument(s)")),
             Some(arities) if !arities.contains(&args) => {
                 let mut counts: Vec<_> = arities.iter().map(usize::to_string).collect();
                 counts.sort();

@@ -239,6 +239,7 @@ fn run_step(
         step: step.name.clone(),
         description: step.description.clone(),
     });
+    ctx.lock_script().current_step = Some(step.name.clone());
     if step.changes_cluster && options.dry_run {
         ctx.would(format!(
             "run step `{}`, which changes the cluster (dry-run: primitives only report)",
@@ -246,7 +247,6 @@ fn run_step(
         ));
     }
 
-    ctx.lock_script().current_step = Some(step.name.clone());
     let result: Result<Dynamic, Box<EvalAltResult>> = call(&step.body);
     ctx.lock_script().current_step = None;
 

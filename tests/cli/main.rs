@@ -4,6 +4,7 @@ mod harness;
 
 mod consent;
 mod doc;
+mod dry_run;
 mod errors;
 mod journal;
 mod keys;

@@ -145,3 +145,17 @@ fn a_path_imports_a_file_next_to_the_runbook() {
         .run();
     assert!(out.stdout.contains("  hello mesh\n"), "{}", out.stdout);
 }
+
+#[test]
+fn script_functions_called_as_methods_pass_the_check() {
+    let out = Run::new()
+        .runbook(
+            "methods.rhai",
+            r#"
+            fn shout() { this.to_upper() }
+            step("one", "One", || { print("mesh".shout()); print([1, 2].len()); });
+            "#,
+        )
+        .run();
+    assert!(out.stdout.contains("  MESH\n  2\n"), "{}", out.stdout);
+}
