@@ -177,10 +177,15 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
 
     let runtime = runtime()?;
     runtime.block_on(async move {
-        // Ctrl-C stops the script at its next operation; the journal keeps what finished.
+        // Ctrl-C stops the script at its next operation; the journal keeps what finished. A
+        // second Ctrl-C quits at once, for a primitive or a prompt that does not return.
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.store(true, Ordering::Relaxed);
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if cancel.swap(true, Ordering::Relaxed) {
+                    eprintln!("error: stopped by a second Ctrl-C");
+                    std::process::exit(1);
+                }
+                eprintln!("stopping at the next operation (Ctrl-C again to quit now)");
             }
         });
         let handle = tokio::runtime::Handle::current();

@@ -65,7 +65,11 @@ fn ctrl_c_stops_a_running_step_and_keeps_the_finished_ones() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr, "error: cancelled during step `spin`\n");
+    assert_eq!(
+        stderr,
+        "stopping at the next operation (Ctrl-C again to quit now)\n\
+         error: cancelled during step `spin`\n"
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("× spin: cancelled\n"));
     let journal =
         std::fs::read_to_string(&crate::harness::journals(&dir.path().join(".runner"))[0]);
