@@ -238,6 +238,7 @@ impl Journal {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(write_error)?;
+        tracing::debug!(path = %path.display(), steps = self.record.steps.len(), "journal saved");
         Ok(())
     }
 }

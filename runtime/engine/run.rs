@@ -288,6 +288,7 @@ fn run_step(
         }
     };
     journal.record(&step.name, outputs.clone())?;
+    tracing::debug!("step finished");
     ctx.lock_script().outputs.insert(step.name.clone(), value);
     out.emit(Event::StepFinished {
         step: step.name.clone(),
