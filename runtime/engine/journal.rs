@@ -281,6 +281,34 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_never_sees_a_half_written_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal").join("x.json");
+        let mut journal = Journal::open(None, path.clone(), "x.rhai", "none", params("a")).unwrap();
+        journal
+            .record("step-0", serde_json::json!({"n": 0}))
+            .unwrap();
+
+        let reader_path = path.clone();
+        let reader = std::thread::spawn(move || {
+            let mut reads = 0;
+            while reads < 2_000 {
+                let text = std::fs::read_to_string(&reader_path).unwrap();
+                serde_json::from_str::<Record>(&text).expect("a whole journal");
+                reads += 1;
+            }
+        });
+        for n in 1..200 {
+            let outputs = serde_json::json!({"n": n, "padding": "x".repeat(4096)});
+            journal.record(&format!("step-{n}"), outputs).unwrap();
+        }
+        reader.join().unwrap();
+
+        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1, "temporary files were left behind");
+    }
+
+    #[test]
     fn keys_differ_by_runbook_and_target() {
         let workdir = Path::new("/w");
         let a = path_for(workdir, Path::new("a.rhai"), "none");
