@@ -29,6 +29,8 @@ pub enum Event {
         target: String,
         workdir: String,
         dry_run: bool,
+        /// The parameter values of this run.
+        params: Value,
     },
     /// A step begins.
     StepStarted { step: String, description: String },
@@ -158,6 +160,7 @@ fn human(event: &Event) -> String {
             target,
             workdir,
             dry_run,
+            ..
         } => {
             let mode = if *dry_run { "dry run of" } else { "running" };
             format!("{mode} {runbook} (target {target}, workdir {workdir})\n")

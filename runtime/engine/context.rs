@@ -209,3 +209,9 @@ impl RunContext {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+// Primitive registrations capture the context in `Send + Sync` closures (rhai `sync`).
+const _: fn() = || {
+    fn shared<T: Send + Sync>() {}
+    shared::<RunContext>();
+};

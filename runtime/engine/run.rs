@@ -148,7 +148,13 @@ fn drive(
     } else {
         journal_path.clone()
     };
-    let mut journal = Journal::open(read_from, save_to, &runbook_name, &options.target, values)?;
+    let mut journal = Journal::open(
+        read_from,
+        save_to,
+        &runbook_name,
+        &options.target,
+        values.clone(),
+    )?;
     for finished in journal.steps() {
         let value = values::from_json(&finished.outputs, &finished.name).map_err(|source| {
             RunError::Recorded {
@@ -186,6 +192,7 @@ fn drive(
         .display()
         .to_string(),
         dry_run: options.dry_run,
+        params: serde_json::to_value(&values).unwrap_or_default(),
     });
     let (mut ran, mut skipped) = (0, 0);
     for (step, chosen) in steps.iter().zip(selected) {
