@@ -172,3 +172,44 @@ fn usage_errors_exit_2_and_help_lists_the_exit_codes() {
         assert!(out.stdout.contains(flag), "run --help lacks {flag}");
     }
 }
+
+#[test]
+fn declaration_errors_name_the_runbook_and_the_place() {
+    for (text, message) in [
+        (
+            "let x = param(\"ratio\", 1.5, \"A ratio\");",
+            "parameter `ratio` has a default of type f64: use a string, int, bool, list of \
+             strings or duration(...) (line 1, column 9)",
+        ),
+        (
+            "step(\"a\", \"A\", || 1);\nstep(\"a\", \"Again\", || 2);",
+            "step `a` is declared twice (line 2, column 1)",
+        ),
+        (
+            "step(\"a b\", \"A\", || 1);",
+            "step name \"a b\" may only hold letters, digits, `-` and `_` (line 1, column 1)",
+        ),
+        (
+            "step(\"a\", \"A\", #{ changes_clutser: true }, || 1);",
+            "step `a`: unknown option `changes_clutser` (known: changes_cluster: bool) (line 1, \
+             column 1)",
+        ),
+        (
+            "step(\"a\", \"A\", || param(\"late\", 1, \"Late\"));",
+            "step `a` failed: param(\"late\") must be declared at the top level of the runbook, \
+             not inside a step (bad.rhai, line 1, column 19)",
+        ),
+    ] {
+        let out = Run::new()
+            .runbook("bad.rhai", text)
+            .arg("--yes")
+            .status(if text.contains("late") { 1 } else { 2 })
+            .run();
+        let expected = if text.contains("late") {
+            format!("error: {message}\n")
+        } else {
+            format!("error: in runbook bad.rhai: {message}\n")
+        };
+        assert_eq!(out.stderr, expected, "{text}");
+    }
+}
