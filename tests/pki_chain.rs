@@ -3,6 +3,7 @@
 use runner::pki::{
     CertRequest, CertifiedKey, PkiError, Profile, Validity, VerifyError, generate, verify_chain,
 };
+use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const CN: &str = "identity.linkerd.cluster.local";
@@ -87,6 +88,17 @@ fn validity_is_checked_at_the_given_time() {
     request.not_before = Some(now - Duration::days(2));
     request.not_after = Some(Validity::Until(now - Duration::days(1)));
     let expired = generate(&request, None).unwrap();
+    let mut backwards = request.clone();
+    backwards.not_after = Some(Validity::Until(datetime!(2020-01-01 00:00 UTC)));
+    backwards.not_before = Some(datetime!(2020-01-02 00:00 UTC));
+    let err = generate(&backwards, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "certificate request for \"{CN}\": not_after 2020-01-01T00:00:00Z is not after \
+             not_before 2020-01-02T00:00:00Z"
+        )
+    );
     let issuer = issued(Profile::IntermediateCa, CN, &expired);
     let anchors = [expired.cert().clone()];
 
@@ -125,6 +137,11 @@ fn profiles_refuse_the_wrong_signer() {
     assert_eq!(
         err.to_string(),
         "certificate request for \"r\": a root-ca is self-signed: do not pass a signing CA"
+    );
+    let err = generate(&CertRequest::new(Profile::RootCa, " "), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "certificate request for \" \": the common name is empty"
     );
     let err = generate(&CertRequest::new(Profile::IntermediateCa, "i"), None).unwrap_err();
     assert_eq!(

@@ -19,10 +19,11 @@ fn openssl_available() -> bool {
     found
 }
 
-/// Runs openssl in `dir`; returns stdout+stderr and asserts success.
-fn openssl(dir: &Path, args: &[&str]) -> String {
+/// Runs openssl in `dir` with whitespace-separated `args`; returns stdout+stderr and asserts
+/// success.
+fn openssl(dir: &Path, args: &str) -> String {
     let out = Command::new("openssl")
-        .args(args)
+        .args(args.split_whitespace())
         .current_dir(dir)
         .output()
         .expect("running openssl");
@@ -57,17 +58,11 @@ fn openssl_verifies_the_issuer_against_the_root_strictly() {
     let dir = tempfile::tempdir().unwrap();
     root_and_issuer(dir.path());
 
-    let plain = openssl(dir.path(), &["verify", "-CAfile", "root.crt", "issuer.crt"]);
+    let plain = openssl(dir.path(), "verify -CAfile root.crt issuer.crt");
     assert!(plain.contains("issuer.crt: OK"), "{plain}");
     let strict = openssl(
         dir.path(),
-        &[
-            "verify",
-            "-x509_strict",
-            "-CAfile",
-            "root.crt",
-            "issuer.crt",
-        ],
+        "verify -x509_strict -CAfile root.crt issuer.crt",
     );
     assert!(strict.contains("issuer.crt: OK"), "{strict}");
 }
@@ -80,11 +75,8 @@ fn extensions_match_the_step_profiles() {
     let dir = tempfile::tempdir().unwrap();
     root_and_issuer(dir.path());
 
-    let root = openssl(dir.path(), &["x509", "-in", "root.crt", "-noout", "-text"]);
-    let issuer = openssl(
-        dir.path(),
-        &["x509", "-in", "issuer.crt", "-noout", "-text"],
-    );
+    let root = openssl(dir.path(), "x509 -in root.crt -noout -text");
+    let issuer = openssl(dir.path(), "x509 -in issuer.crt -noout -text");
     for text in [&root, &issuer] {
         assert!(
             text.contains("Signature Algorithm: ecdsa-with-SHA256"),
@@ -129,10 +121,10 @@ fn key_file_is_a_valid_sec1_p256_key_with_mode_0600() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 
-    let check = openssl(dir.path(), &["ec", "-in", "issuer.key", "-check", "-noout"]);
+    let check = openssl(dir.path(), "ec -in issuer.key -check -noout");
     assert!(check.contains("EC Key valid"), "{check}");
     // Go's x509.ParseECPrivateKey needs the curve inside the SEC1 structure.
-    let asn1 = openssl(dir.path(), &["asn1parse", "-in", "issuer.key"]);
+    let asn1 = openssl(dir.path(), "asn1parse -in issuer.key");
     assert!(asn1.contains("prime256v1"), "{asn1}");
 }
 
@@ -159,40 +151,21 @@ fn exclusive_create_refuses_existing_files_and_leaves_them_alone() {
 }
 
 #[test]
-fn openssl_made_p384_and_rsa_certificates_report_their_algorithms() {
+fn openssl_made_p384_p521_and_rsa_certificates_report_their_algorithms() {
     if !openssl_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let subj = "/CN=other-algorithms";
-    openssl(
-        dir.path(),
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-nodes",
-            "-keyout",
-            "p384.key",
-            "-out",
-            "p384.crt",
-            "-subj",
-            subj,
-            "-days",
-            "1",
-            "-sha384",
-        ],
-    );
-    openssl(
-        dir.path(),
-        &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rsa.key", "-out",
-            "rsa.crt", "-subj", subj, "-days", "1", "-sha256",
-        ],
-    );
+    let self_signed = |key: &str, name: &str, digest: &str| {
+        let args = format!(
+            "req -x509 -newkey {key} -nodes -keyout {name}.key -out {name}.crt \
+             -subj /CN=other-algorithms -days 1 -{digest}"
+        );
+        openssl(dir.path(), &args);
+    };
+    self_signed("ec -pkeyopt ec_paramgen_curve:P-384", "p384", "sha384");
+    self_signed("ec -pkeyopt ec_paramgen_curve:P-521", "p521", "sha512");
+    self_signed("rsa:2048", "rsa", "sha256");
     let read = |name: &str| {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         Certificate::from_pem(&text, name).unwrap()
@@ -210,11 +183,19 @@ fn openssl_made_p384_and_rsa_certificates_report_their_algorithms() {
     assert!(rsa.is_signed_by(&rsa));
     assert!(!rsa.is_signed_by(&p384));
 
+    // ring cannot verify P-521, so such a signature never counts as valid.
+    let p521 = read("p521.crt");
+    assert_eq!(p521.key_algorithm().to_string(), "ecdsa-p521");
+    assert_eq!(p521.signature_algorithm().to_string(), "ECDSA-SHA512");
+    assert!(!p521.is_signed_by(&p521));
+
     // Their keys are refused with the reason, not a parse failure.
-    for (name, kind) in [
+    let keys = [
         ("p384.key", "an ECDSA P-384 key"),
+        ("p521.key", "an ECDSA P-521 key"),
         ("rsa.key", "an RSA key"),
-    ] {
+    ];
+    for (name, kind) in keys {
         let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
         let err = PrivateKey::from_pem(&text, name).unwrap_err();
         assert!(err.to_string().contains(kind), "{err}");
@@ -227,49 +208,18 @@ fn openssl_made_p256_keys_sign_in_both_formats() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
+    openssl(dir.path(), "ecparam -name prime256v1 -genkey -out sec1.key");
+    // Without -noout, openssl writes an "EC PARAMETERS" block before the key.
+    let sec1 = std::fs::read_to_string(dir.path().join("sec1.key")).unwrap();
+    assert!(sec1.contains("BEGIN EC PARAMETERS") && sec1.contains("BEGIN EC PRIVATE KEY"));
     openssl(
         dir.path(),
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            "sec1.key",
-        ],
+        "pkcs8 -topk8 -nocrypt -in sec1.key -out pkcs8.key",
     );
     openssl(
         dir.path(),
-        &[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            "sec1.key",
-            "-out",
-            "pkcs8.key",
-        ],
-    );
-    openssl(
-        dir.path(),
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "sec1.key",
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/CN=openssl-root",
-            "-days",
-            "30",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
+        "req -x509 -new -key sec1.key -out ca.crt -subj /CN=openssl-root -days 30 \
+         -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign",
     );
 
     for key in ["sec1.key", "pkcs8.key"] {
@@ -281,7 +231,7 @@ fn openssl_made_p256_keys_sign_in_both_formats() {
         let issuer_file = format!("issuer-{key}.crt");
         let out = openssl(
             dir.path(),
-            &["verify", "-x509_strict", "-CAfile", "ca.crt", &issuer_file],
+            &format!("verify -x509_strict -CAfile ca.crt {issuer_file}"),
         );
         assert!(out.contains(": OK"), "{out}");
         assert!(issuer.cert().is_signed_by(ca.cert()));

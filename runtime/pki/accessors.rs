@@ -88,6 +88,9 @@ pub(super) fn register_types(engine: &mut Engine) {
         .with_comments(["/// How many certificates the bundle holds."])
         .register_into_engine(engine, |b: &mut Bundle| b.len() as rhai::INT);
 
+    equality::<Certificate>(engine, "Certificate");
+    equality::<Bundle>(engine, "Bundle");
+
     printing(engine, "Certificate", |c: &mut Certificate| c.describe());
     printing(engine, "CertifiedKey", |k: &mut CertifiedKey| k.to_string());
     printing(engine, "Bundle", |b: &mut Bundle| {
@@ -109,6 +112,17 @@ fn certificate_properties<T: Clone + Send + Sync + 'static>(
         "string",
         "The subject, e.g. `CN=identity.linkerd.cluster.local`.",
         move |v: &mut T| cert(v).subject().to_owned(),
+    );
+    getter(
+        engine,
+        "cn",
+        type_name,
+        "?",
+        "The subject's common name, or () when it has none.",
+        move |v: &mut T| match cert(v).common_name() {
+            Some(cn) => Dynamic::from(cn.to_owned()),
+            None => Dynamic::UNIT,
+        },
     );
     getter(
         engine,
@@ -214,6 +228,24 @@ fn getter<T: Clone + Send + Sync + 'static, R: Clone + Send + Sync + 'static>(
         .with_params_info([format!("value: {type_name}"), returns.to_owned()])
         .with_comments([format!("/// {doc}")])
         .register_into_engine(engine, read);
+}
+
+/// `==` and `!=`: certificates are equal when their DER is; bundles when they hold the same
+/// certificates in the same order (so the same canonical PEM).
+fn equality<T: Clone + PartialEq + Send + Sync + 'static>(engine: &mut Engine, type_name: &str) {
+    let params = [
+        format!("a: {type_name}"),
+        format!("b: {type_name}"),
+        "bool".to_owned(),
+    ];
+    FuncRegistration::new("==")
+        .with_params_info(&params)
+        .with_comments(["/// Whether both hold the same certificates."])
+        .register_into_engine(engine, |a: &mut T, b: T| *a == b);
+    FuncRegistration::new("!=")
+        .with_params_info(&params)
+        .with_comments(["/// Whether they differ."])
+        .register_into_engine(engine, |a: &mut T, b: T| *a != b);
 }
 
 /// `to_string` is what `print` and string interpolation use; `to_debug` is `debug`'s.

@@ -44,14 +44,12 @@ impl Bundle {
     ///
     /// # Errors
     ///
-    /// [`PkiError::NotCa`] for a certificate that is not a CA; [`PkiError::NoCertificate`]
-    /// when both lists are empty.
+    /// [`PkiError::NotCa`] for a certificate that is not a CA; [`PkiError::EmptyBundle`] when
+    /// both lists are empty.
     pub fn build(new: &[Certificate], old: &[Certificate]) -> Result<Self, PkiError> {
         let bundle = Self::from_certs(new.iter().chain(old).cloned())?;
         if bundle.is_empty() {
-            return Err(PkiError::NoCertificate {
-                origin: "the bundle inputs".to_owned(),
-            });
+            return Err(PkiError::EmptyBundle);
         }
         Ok(bundle)
     }
@@ -106,10 +104,15 @@ impl Bundle {
     }
 }
 
-/// Reads every certificate of `text` (at least one), refusing any other block. Tolerates the
-/// damage text picks up on its way through editors, terminals and YAML: CRLF, blank lines,
-/// indentation and trailing spaces, a missing final newline.
-pub(super) fn parse_certificates(text: &str, origin: &str) -> Result<Vec<Certificate>, PkiError> {
+/// Reads every certificate of `text` (at least one, CA or not, duplicates dropped), refusing
+/// any other block. Tolerates the damage text picks up on its way through editors, terminals
+/// and YAML: CRLF, blank lines, indentation and trailing spaces, a missing final newline.
+///
+/// # Errors
+///
+/// When the text holds no certificate, a block that is not a certificate (named by its type
+/// and position), or an unreadable certificate.
+pub fn parse_certificates(text: &str, origin: &str) -> Result<Vec<Certificate>, PkiError> {
     let normalised: String = text
         .lines()
         .map(str::trim)

@@ -7,70 +7,10 @@ use ::time::OffsetDateTime;
 use sha2::{Digest, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::ParsedExtension;
-use x509_parser::oid_registry as oids;
 use x509_parser::prelude::{FromDer, GeneralName};
-use x509_parser::public_key::PublicKey;
 
 use super::PkiError;
-
-/// The algorithm and size of a certificate's public key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum KeyAlgorithm {
-    EcdsaP256,
-    EcdsaP384,
-    EcdsaP521,
-    /// RSA with the modulus size in bits.
-    Rsa {
-        bits: usize,
-    },
-    Ed25519,
-    /// Anything else, by its algorithm OID (and curve OID for other EC curves).
-    Other(String),
-}
-
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::EcdsaP256 => f.write_str("ecdsa-p256"),
-            Self::EcdsaP384 => f.write_str("ecdsa-p384"),
-            Self::EcdsaP521 => f.write_str("ecdsa-p521"),
-            Self::Rsa { bits } => write!(f, "rsa-{bits}"),
-            Self::Ed25519 => f.write_str("ed25519"),
-            Self::Other(oid) => write!(f, "unknown({oid})"),
-        }
-    }
-}
-
-/// The algorithm a certificate was signed with. `Display` uses Go's names (`ECDSA-SHA256`,
-/// `SHA256-RSA`) because Linkerd's check messages print them.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum SignatureAlgorithm {
-    EcdsaSha256,
-    EcdsaSha384,
-    EcdsaSha512,
-    RsaSha256,
-    RsaSha384,
-    RsaSha512,
-    RsaPss,
-    Ed25519,
-    Other(String),
-}
-
-impl fmt::Display for SignatureAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::EcdsaSha256 => f.write_str("ECDSA-SHA256"),
-            Self::EcdsaSha384 => f.write_str("ECDSA-SHA384"),
-            Self::EcdsaSha512 => f.write_str("ECDSA-SHA512"),
-            Self::RsaSha256 => f.write_str("SHA256-RSA"),
-            Self::RsaSha384 => f.write_str("SHA384-RSA"),
-            Self::RsaSha512 => f.write_str("SHA512-RSA"),
-            Self::RsaPss => f.write_str("RSA-PSS"),
-            Self::Ed25519 => f.write_str("Ed25519"),
-            Self::Other(oid) => write!(f, "unknown({oid})"),
-        }
-    }
-}
+use super::algorithm::{KeyAlgorithm, SignatureAlgorithm, key_algorithm, signature_algorithm};
 
 /// A parsed X.509 certificate. Cheap to clone: the parsed facts are shared.
 ///
@@ -83,6 +23,7 @@ pub struct Certificate {
 struct Facts {
     der: Vec<u8>,
     subject: String,
+    common_name: Option<String>,
     issuer: String,
     raw_subject: Vec<u8>,
     raw_issuer: Vec<u8>,
@@ -138,6 +79,12 @@ impl Certificate {
 
         let facts = Facts {
             subject: x509.subject().to_string(),
+            common_name: x509
+                .subject()
+                .iter_common_name()
+                .next()
+                .and_then(|cn| cn.as_str().ok())
+                .map(str::to_owned),
             issuer: x509.issuer().to_string(),
             raw_subject: x509.subject().as_raw().to_vec(),
             raw_issuer: x509.issuer().as_raw().to_vec(),
@@ -198,13 +145,13 @@ impl Certificate {
         )
     }
 
-    /// Re-parses the DER for the operations that need the full structure (signatures).
-    pub(super) fn parsed(&self) -> X509Certificate<'_> {
-        // The DER was parsed successfully when this value was built and is never mutated.
-        match X509Certificate::from_der(&self.inner.der) {
-            Ok((_, x509)) => x509,
-            Err(_) => unreachable!("certificate DER was validated at construction"),
-        }
+    /// Re-parses the DER for the operations that need the full structure (signatures). The
+    /// borrowed parse cannot be kept next to the bytes it borrows, and it is cheap. It
+    /// succeeded once at construction, so `None` is not expected.
+    pub(super) fn parsed(&self) -> Option<X509Certificate<'_>> {
+        X509Certificate::from_der(&self.inner.der)
+            .ok()
+            .map(|(_, x509)| x509)
     }
 
     pub fn der(&self) -> &[u8] {
@@ -218,10 +165,7 @@ impl Certificate {
 
     /// The common name, if the subject has one.
     pub fn common_name(&self) -> Option<&str> {
-        self.inner
-            .subject
-            .split(", ")
-            .find_map(|part| part.strip_prefix("CN="))
+        self.inner.common_name.as_deref()
     }
 
     pub fn issuer(&self) -> &str {
@@ -334,84 +278,5 @@ impl fmt::Debug for Certificate {
 impl fmt::Display for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
-    }
-}
-
-fn key_algorithm(x509: &X509Certificate<'_>) -> KeyAlgorithm {
-    let spki = x509.public_key();
-    let alg = &spki.algorithm.algorithm;
-    if *alg == oids::OID_KEY_TYPE_EC_PUBLIC_KEY {
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.as_oid().ok());
-        return match curve {
-            Some(c) if c == oids::OID_EC_P256 => KeyAlgorithm::EcdsaP256,
-            Some(c) if c == oids::OID_NIST_EC_P384 => KeyAlgorithm::EcdsaP384,
-            Some(c) if c == oids::OID_NIST_EC_P521 => KeyAlgorithm::EcdsaP521,
-            Some(c) => KeyAlgorithm::Other(format!("{alg}/{c}")),
-            None => KeyAlgorithm::Other(alg.to_id_string()),
-        };
-    }
-    if *alg == oids::OID_PKCS1_RSAENCRYPTION
-        && let Ok(PublicKey::RSA(rsa)) = spki.parsed()
-    {
-        return KeyAlgorithm::Rsa {
-            bits: bit_length(rsa.modulus),
-        };
-    }
-    if *alg == oids::OID_SIG_ED25519 {
-        return KeyAlgorithm::Ed25519;
-    }
-    KeyAlgorithm::Other(alg.to_id_string())
-}
-
-/// The bit length of a big-endian unsigned integer (DER integers may carry a leading zero).
-fn bit_length(bytes: &[u8]) -> usize {
-    let significant: &[u8] = match bytes.iter().position(|b| *b != 0) {
-        Some(start) => &bytes[start..],
-        None => return 0,
-    };
-    significant.len() * 8 - significant[0].leading_zeros() as usize
-}
-
-fn signature_algorithm(x509: &X509Certificate<'_>) -> SignatureAlgorithm {
-    let oid = &x509.signature_algorithm.algorithm;
-    let known = [
-        (
-            oids::OID_SIG_ECDSA_WITH_SHA256,
-            SignatureAlgorithm::EcdsaSha256,
-        ),
-        (
-            oids::OID_SIG_ECDSA_WITH_SHA384,
-            SignatureAlgorithm::EcdsaSha384,
-        ),
-        (
-            oids::OID_SIG_ECDSA_WITH_SHA512,
-            SignatureAlgorithm::EcdsaSha512,
-        ),
-        (oids::OID_PKCS1_SHA256WITHRSA, SignatureAlgorithm::RsaSha256),
-        (oids::OID_PKCS1_SHA384WITHRSA, SignatureAlgorithm::RsaSha384),
-        (oids::OID_PKCS1_SHA512WITHRSA, SignatureAlgorithm::RsaSha512),
-        (oids::OID_PKCS1_RSASSAPSS, SignatureAlgorithm::RsaPss),
-        (oids::OID_SIG_ED25519, SignatureAlgorithm::Ed25519),
-    ];
-    known
-        .into_iter()
-        .find(|(candidate, _)| candidate == oid)
-        .map(|(_, alg)| alg)
-        .unwrap_or_else(|| SignatureAlgorithm::Other(oid.to_id_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bit_length_ignores_leading_zero_bytes() {
-        assert_eq!(bit_length(&[0x00, 0x80, 0x00]), 16);
-        assert_eq!(bit_length(&[0x01, 0xff]), 9);
-        assert_eq!(bit_length(&[0x00]), 0);
     }
 }

@@ -21,6 +21,10 @@ pub enum PkiError {
     #[error("{origin} holds no CERTIFICATE block")]
     NoCertificate { origin: String },
 
+    /// A bundle asked for with nothing in it.
+    #[error("a bundle needs at least one certificate, and none was given")]
+    EmptyBundle,
+
     /// A block other than a certificate where only certificates belong (a pasted key, a CSR).
     #[error(
         "{origin} holds a {tag:?} block (number {index}) where only CERTIFICATE blocks are allowed"
@@ -65,6 +69,14 @@ pub enum PkiError {
     #[error("generating certificate {cn:?}")]
     Generate {
         cn: String,
+        #[source]
+        source: rcgen::Error,
+    },
+
+    /// A CA certificate that rcgen cannot take as an issuer (an unusual subject, say).
+    #[error("cannot sign with CA certificate {subject}")]
+    UnusableCa {
+        subject: String,
         #[source]
         source: rcgen::Error,
     },

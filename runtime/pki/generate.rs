@@ -1,19 +1,15 @@
 //! Generation of root CAs, intermediate CAs and leaves in the shapes `step certificate create`
-//! gives (`--profile root-ca`, `--profile intermediate-ca`), and [`CertifiedKey`], a
-//! certificate with its private key that can sign.
+//! gives (`--profile root-ca`, `--profile intermediate-ca`).
 
-use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
+use ::time::format_description::well_known::Rfc3339;
 use ::time::{Duration, OffsetDateTime};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SerialNumber, SigningKey,
+    Issuer, KeyUsagePurpose, SerialNumber,
 };
-use rustls::pki_types::CertificateDer;
 
-use super::{Certificate, PkiError, PrivateKey, files};
+use super::certified::SharedKey;
+use super::{Certificate, CertifiedKey, PkiError, PrivateKey};
 
 /// The kind of certificate to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +21,8 @@ pub enum Profile {
     IntermediateCa,
     /// An end-entity certificate for tests and the simulated proxies: CA:FALSE,
     /// digitalSignature, serverAuth + clientAuth; 24 hours by default (Linkerd's issuance
-    /// lifetime).
+    /// lifetime). Like every profile, not clamped to the signer's `not_after`: Linkerd clamps
+    /// leaves, so a caller that models it passes [`Validity::Until`].
     Leaf,
 }
 
@@ -95,164 +92,6 @@ impl CertRequest {
     }
 }
 
-/// A certificate together with its private key; when the certificate is a CA it can sign.
-///
-/// Cheap to clone. `Debug` and `Display` show the certificate and never the key.
-#[derive(Clone)]
-pub struct CertifiedKey {
-    cert: Certificate,
-    key: PrivateKey,
-    /// Built once for a CA so that issuing many leaves does not re-parse the CA each time.
-    issuer: Option<Arc<Issuer<'static, SharedKey>>>,
-    cert_path: Option<PathBuf>,
-    key_path: Option<PathBuf>,
-}
-
-impl CertifiedKey {
-    /// Pairs a certificate with its key; `key_origin` names the key's source for errors.
-    ///
-    /// # Errors
-    ///
-    /// [`PkiError::KeyMismatch`] when the key does not belong to the certificate.
-    pub fn new(cert: Certificate, key: PrivateKey, key_origin: &str) -> Result<Self, PkiError> {
-        if !key.matches(&cert) {
-            return Err(PkiError::KeyMismatch {
-                key_origin: key_origin.to_owned(),
-                subject: cert.describe(),
-            });
-        }
-        let issuer = if cert.is_ca() {
-            let der = CertificateDer::from(cert.der());
-            let issuer = Issuer::from_ca_cert_der(&der, SharedKey(key.pair().clone())).map_err(
-                |source| PkiError::Generate {
-                    cn: cert.subject().to_owned(),
-                    source,
-                },
-            )?;
-            Some(Arc::new(issuer))
-        } else {
-            None
-        };
-        Ok(Self {
-            cert,
-            key,
-            issuer,
-            cert_path: None,
-            key_path: None,
-        })
-    }
-
-    /// Loads a CA (or any certificate and key pair) from PEM files. Only the first
-    /// certificate of the certificate file is used: a `crt.pem` may carry its chain after it.
-    ///
-    /// # Errors
-    ///
-    /// When a file cannot be read or parsed, or the key does not belong to the certificate.
-    pub fn load(cert_path: &Path, key_path: &Path) -> Result<Self, PkiError> {
-        let cert_origin = cert_path.display().to_string();
-        let key_origin = key_path.display().to_string();
-        let cert = super::bundle::parse_certificates(&files::read_text(cert_path)?, &cert_origin)?
-            .remove(0);
-        let key = PrivateKey::from_pem(&files::read_text(key_path)?, &key_origin)?;
-        let mut loaded = Self::new(cert, key, &key_origin)?;
-        loaded.cert_path = Some(cert_path.to_owned());
-        loaded.key_path = Some(key_path.to_owned());
-        Ok(loaded)
-    }
-
-    /// The same value with the file locations recorded (as a journal restores them).
-    pub fn with_paths(self, cert_path: Option<PathBuf>, key_path: Option<PathBuf>) -> Self {
-        Self {
-            cert_path,
-            key_path,
-            ..self
-        }
-    }
-
-    pub fn cert(&self) -> &Certificate {
-        &self.cert
-    }
-
-    pub fn key(&self) -> &PrivateKey {
-        &self.key
-    }
-
-    /// Where the certificate was written or loaded from, if it was.
-    pub fn cert_path(&self) -> Option<&Path> {
-        self.cert_path.as_deref()
-    }
-
-    /// Where the key was written or loaded from, if it was.
-    pub fn key_path(&self) -> Option<&Path> {
-        self.key_path.as_deref()
-    }
-
-    /// Writes the certificate PEM to `path` (mode 0644).
-    ///
-    /// # Errors
-    ///
-    /// [`PkiError::FileExists`] when the file exists and `overwrite` is false; I/O errors.
-    pub fn write_cert(&self, path: &Path, overwrite: bool) -> Result<(), PkiError> {
-        files::write_new(path, self.cert.to_pem().as_bytes(), 0o644, overwrite)
-    }
-
-    /// Writes the key as SEC1 PEM to `path`, created with mode 0600.
-    ///
-    /// # Errors
-    ///
-    /// [`PkiError::FileExists`] when the file exists and `overwrite` is false; I/O errors.
-    pub fn write_key(&self, path: &Path, overwrite: bool) -> Result<(), PkiError> {
-        files::write_new(path, self.key.to_sec1_pem()?.as_bytes(), 0o600, overwrite)
-    }
-
-    /// Writes `<name>.crt` and `<name>.key` into `dir` and returns the value with those
-    /// paths recorded. Both paths are checked before either file is written, so a refused
-    /// overwrite leaves nothing half done.
-    ///
-    /// # Errors
-    ///
-    /// [`PkiError::FileExists`] when either file exists and `overwrite` is false; I/O errors.
-    pub fn write(&self, dir: &Path, name: &str, overwrite: bool) -> Result<Self, PkiError> {
-        let cert_path = dir.join(format!("{name}.crt"));
-        let key_path = dir.join(format!("{name}.key"));
-        if !overwrite {
-            for path in [&key_path, &cert_path] {
-                if path.exists() {
-                    return Err(PkiError::FileExists { path: path.clone() });
-                }
-            }
-        }
-        self.write_key(&key_path, overwrite)?;
-        self.write_cert(&cert_path, overwrite)?;
-        Ok(Self {
-            cert_path: Some(cert_path),
-            key_path: Some(key_path),
-            ..self.clone()
-        })
-    }
-}
-
-impl fmt::Debug for CertifiedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CertifiedKey")
-            .field("cert", &self.cert)
-            .field("key", &self.key)
-            .field("cert_path", &self.cert_path)
-            .field("key_path", &self.key_path)
-            .finish()
-    }
-}
-
-impl fmt::Display for CertifiedKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} with its private key (redacted)",
-            self.cert.describe()
-        )
-    }
-}
-
 /// Generates a key and a certificate for `request`, self-signed for a root (or a leaf
 /// without signer), otherwise signed by `signer`.
 ///
@@ -274,6 +113,9 @@ pub fn generate(
         reason,
     };
     let profile = request.profile;
+    if request.common_name.trim().is_empty() {
+        return Err(refuse("the common name is empty".into()));
+    }
     match (profile, signer) {
         (Profile::RootCa, Some(_)) => {
             return Err(refuse(
@@ -288,12 +130,12 @@ pub fn generate(
     let issuer = match signer {
         Some(ca) => Some(signing_issuer(ca, profile).map_err(|e| match e {
             SignerProblem::NotCa => PkiError::NotCa {
-                subject: ca.cert.subject().to_owned(),
-                fingerprint: ca.cert.fingerprint().to_owned(),
+                subject: ca.cert().subject().to_owned(),
+                fingerprint: ca.cert().fingerprint().to_owned(),
             },
             SignerProblem::PathLen => refuse(format!(
                 "the signing CA {} has path length 0 and cannot sign another CA",
-                ca.cert.describe()
+                ca.cert().describe()
             )),
         })?),
         None => None,
@@ -310,8 +152,11 @@ pub fn generate(
         Validity::Until(at) => at,
     };
     if not_after <= not_before {
+        let show = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_else(|_| t.to_string());
         return Err(refuse(format!(
-            "not_after {not_after} is not after not_before {not_before}"
+            "not_after {} is not after not_before {}",
+            show(not_after),
+            show(not_before)
         )));
     }
 
@@ -362,8 +207,8 @@ fn signing_issuer(
     ca: &CertifiedKey,
     profile: Profile,
 ) -> Result<&Issuer<'static, SharedKey>, SignerProblem> {
-    let issuer = ca.issuer.as_deref().ok_or(SignerProblem::NotCa)?;
-    if profile != Profile::Leaf && ca.cert.path_len() == Some(0) {
+    let issuer = ca.issuer().ok_or(SignerProblem::NotCa)?;
+    if profile != Profile::Leaf && ca.cert().path_len() == Some(0) {
         return Err(SignerProblem::PathLen);
     }
     Ok(issuer)
@@ -381,24 +226,4 @@ fn random_serial() -> SerialNumber {
     let mut bytes: [u8; 16] = rand::random();
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     SerialNumber::from_slice(&bytes)
-}
-
-/// A shared handle on a key pair, so that a CA's rcgen [`Issuer`] can live as long as the
-/// [`CertifiedKey`] without copying the key.
-struct SharedKey(Arc<KeyPair>);
-
-impl PublicKeyData for SharedKey {
-    fn der_bytes(&self) -> &[u8] {
-        self.0.der_bytes()
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        self.0.algorithm()
-    }
-}
-
-impl SigningKey for SharedKey {
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        self.0.sign(msg)
-    }
 }

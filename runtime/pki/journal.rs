@@ -110,6 +110,20 @@ fn restore(kind: &str, value: &Value) -> Result<Dynamic, JournalError> {
         "bundle" => {
             let bundle =
                 Bundle::parse(field("pem")?, "the journal").map_err(restored("a bundle"))?;
+            let recorded: Vec<&str> = value
+                .get("fingerprints")
+                .and_then(Value::as_array)
+                .map(|list| list.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if bundle.fingerprints() != recorded {
+                return Err(JournalError::Malformed {
+                    kind: kind.to_owned(),
+                    reason: format!(
+                        "the bundle's fingerprints {:?} differ from the recorded {recorded:?}",
+                        bundle.fingerprints()
+                    ),
+                });
+            }
             Ok(Dynamic::from(bundle))
         }
         "certified_key" => {

@@ -63,9 +63,16 @@ impl PrivateKey {
             kind: kind.to_owned(),
         };
         let blocks = pem::parse_many(text).map_err(|e| fail(e.to_string()))?;
+        // `openssl ecparam -genkey` writes the curve as its own block before the key; the
+        // key names its curve again, so that block carries nothing needed.
+        let blocks: Vec<&pem::Pem> = blocks
+            .iter()
+            .filter(|b| b.tag() != "EC PARAMETERS")
+            .collect();
         let [block] = blocks.as_slice() else {
+            let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
             return Err(fail(format!(
-                "expected one PEM block, found {}",
+                "expected one private key block, found {} ({tags:?})",
                 blocks.len()
             )));
         };

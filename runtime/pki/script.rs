@@ -46,12 +46,13 @@ const GEN_CERT_OPTIONS: [&str; 7] = [
 /// Registers the certificate types and functions into `engine`.
 pub fn register(engine: &mut Engine, env: PkiEnv) {
     super::accessors::register_types(engine);
-    let env = Arc::new(env);
+    // Key paths end up in the journal; absolute ones still resolve when a resumed run starts
+    // from another directory. `absolute` fails only for an empty path, kept as given.
+    let workdir = std::path::absolute(&env.workdir).unwrap_or(env.workdir);
+    let env = Arc::new(PkiEnv { workdir, ..env });
 
-    let gen_env = env.clone();
     FuncRegistration::new("gen_cert")
         .with_volatility(true)
-        .with_purity(false)
         .with_params_info(["options: map", "CertifiedKey"])
         .with_comments([
             "/// Generates an ECDSA P-256 key and certificate, in the shape `step certificate",
@@ -73,7 +74,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
             "/// ```",
         ])
         .register_into_engine(engine, move |options: Map| -> ScriptResult<CertifiedKey> {
-            gen_cert(&gen_env, options)
+            gen_cert(&env, options)
         });
 
     FuncRegistration::new("load_cert")
@@ -236,8 +237,9 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
                 .map(|c| c.clone())
                 .ok_or_else(|| {
                     format!(
-                        "gen_cert: option ca must be a CertifiedKey, not {}",
-                        ca.type_name()
+                        "gen_cert: option ca must be a CertifiedKey (a certificate with its \
+                         key, from gen_cert or load_ca), not a {}",
+                        type_name(ca)
                     )
                 })?,
         ),
@@ -249,15 +251,17 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
             .map_err(|actual| format!("gen_cert: option overwrite must be a bool, not {actual}"))?,
     };
 
+    let write = text("write")?;
+    if let Some(name) = &write {
+        check_file_name(name)?;
+    }
+
     let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
-    match text("write")? {
+    match write {
         None => Ok(generated),
-        Some(name) => {
-            check_file_name(&name)?;
-            generated
-                .write(&env.workdir, &name, overwrite)
-                .map_err(to_script)
-        }
+        Some(name) => generated
+            .write(&env.workdir, &name, overwrite)
+            .map_err(to_script),
     }
 }
 
@@ -360,11 +364,24 @@ fn collect_certs(item: Dynamic, into: &mut Vec<Certificate>) -> ScriptResult<()>
         return Err(format!(
             "bundle: cannot take a {} (expected Certificate, CertifiedKey, Bundle, PEM text, \
              a file path or an array of those)",
-            item.type_name()
+            type_name(&item)
         )
         .into());
     }
     Ok(())
+}
+
+/// The script-facing name of a value's type (Rhai's `type_name` gives Rust paths for ours).
+fn type_name(value: &Dynamic) -> &'static str {
+    if value.is::<Certificate>() {
+        "Certificate"
+    } else if value.is::<CertifiedKey>() {
+        "CertifiedKey"
+    } else if value.is::<Bundle>() {
+        "Bundle"
+    } else {
+        value.type_name()
+    }
 }
 
 /// A certificate error as a Rhai runtime error, with its whole chain of causes.

@@ -48,7 +48,7 @@ fn gen_cert_makes_a_root_and_an_issuer_and_writes_them() {
     let engine = engine(dir.path());
     let script = format!(
         "{ROOT_AND_ISSUER}
-        [root.is_ca, root.path_len, issuer.path_len, issuer.subject, issuer.issuer,
+        [root.is_ca, root.path_len, issuer.path_len, issuer.cn, issuer.issuer,
          issuer.key_algorithm, issuer.signature_algorithm, issuer.key_path, type_of(issuer),
          type_of(issuer.cert), issuer.cert.fingerprint == issuer.fingerprint, root.dns_sans.len()]"
     );
@@ -61,7 +61,7 @@ fn gen_cert_makes_a_root_and_an_issuer_and_writes_them() {
             "true",
             "1",
             "0",
-            "CN=identity.linkerd.cluster.local",
+            "identity.linkerd.cluster.local",
             "CN=root.linkerd.cluster.local",
             "ecdsa-p256",
             "ECDSA-SHA256",
@@ -91,6 +91,8 @@ fn not_after_takes_a_duration_text_a_time_or_a_duration_value() {
     let script = r#"
         let by_text = gen_cert(#{ profile: "root-ca", cn: "a", not_after: "1h30m" });
         let by_time = gen_cert(#{ profile: "root-ca", cn: "b", not_after: "2030-01-01T00:00:00Z" });
+        const OPTIONS = #{ profile: "root-ca", cn: "c", not_after: "24h" };
+        let from_constant = gen_cert(OPTIONS);
         let by_value = gen_cert(#{ profile: "root-ca", cn: "c", not_after: a_day });
         [by_text, by_time, by_value]
     "#;
@@ -214,12 +216,15 @@ fn bundle_takes_every_kind_of_item_new_first() {
     let engine = engine(dir.path());
     let script = format!(
         r#"{ROOT_AND_ISSUER}
-        let old = gen_cert(#{{ profile: "root-ca", cn: "root.linkerd.cluster.local", write: "ca-old" }});
+        let old = gen_cert(#{{ profile: "root-ca", cn: "root.linkerd.cluster.local",
+                               write: "ca-old" }});
         let other = gen_cert(#{{ profile: "root-ca", cn: "other" }});
         let b1 = bundle(root, old.cert);
         let b2 = bundle([root], old.cert.pem, b1, "{dir}/ca-old.crt", [[other]]);
+        let same = bundle(old.cert, root.cert) != bundle(old, root.cert)
+            || bundle(root, old) == bundle(old, root) || b2.certs[0] != root.cert;
         [b1.len, b2.len(), b2.fingerprints, b2.certs[2].subject, b2.pem == b1.pem,
-         root.fingerprint, old.fingerprint, other.fingerprint]
+         root.fingerprint, old.fingerprint, other.fingerprint, same]
         "#,
         dir = dir.path().display()
     );
@@ -237,6 +242,10 @@ fn bundle_takes_every_kind_of_item_new_first() {
     assert_eq!(fingerprints, expected);
     assert_eq!(out[3].to_string(), "CN=other");
     assert!(!out[4].as_bool().unwrap());
+    assert!(
+        !out[8].as_bool().unwrap(),
+        "equality of bundles and certificates"
+    );
 
     let err = eval_err(
         &engine,
@@ -321,6 +330,15 @@ fn journal_records_paths_not_keys_and_restores_them() {
         .unwrap()
         .unwrap();
     assert_eq!(back.clone_cast::<Bundle>().len(), 1);
+
+    // An entry edited by hand is noticed, not silently trusted.
+    let mut tampered = to_journal(&bundle).unwrap().unwrap();
+    tampered["fingerprints"] = serde_json::json!(["00"]);
+    let err = from_journal(&tampered).unwrap().unwrap_err();
+    assert!(
+        err.to_string().contains("differ from the recorded"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -52,10 +52,10 @@ impl Certificate {
     /// Whether `issuer`'s key made this certificate's signature. Algorithms ring cannot
     /// verify (P-521, for one) count as not signed.
     pub fn is_signed_by(&self, issuer: &Certificate) -> bool {
-        let parent = issuer.parsed();
-        self.parsed()
-            .verify_signature(Some(parent.public_key()))
-            .is_ok()
+        let (Some(child), Some(parent)) = (self.parsed(), issuer.parsed()) else {
+            return false;
+        };
+        child.verify_signature(Some(parent.public_key())).is_ok()
     }
 }
 
