@@ -101,7 +101,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
     /// Run against the built-in simulated cluster.
-    #[arg(long, value_name = "SCENARIO", num_args = 0..=1, require_equals = true, default_missing_value = "default")]
+    #[arg(
+        long,
+        value_name = "SCENARIO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "default"
+    )]
     pub sim: Option<String>,
     /// A folder whose modules override the embedded stdlib.
     #[arg(long, value_name = "DIR", env = "RUNNER_STDLIB")]

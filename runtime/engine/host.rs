@@ -154,7 +154,10 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
             state.outputs.get(step).cloned().ok_or_else(|| {
                 let known = state.step_names.iter().any(|s| s == step);
                 fail(if known {
-                    format!("step `{step}` has no output yet: it has not run in this run or an earlier one with this workdir")
+                    format!(
+                        "step `{step}` has no output yet: it has not run in this run or an \
+                         earlier one with this workdir"
+                    )
                 } else {
                     format!("there is no step `{step}`")
                 })

@@ -131,11 +131,16 @@ pub enum ParamError {
     #[error("parameter values file {path} is not a YAML or JSON map: {reason}")]
     ParseValues { path: PathBuf, reason: String },
     /// Unknown keys and bad values, all of them.
-    #[error("invalid runbook parameters:\n{}\nknown parameters: {}", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"), known.join(", "))]
+    #[error("invalid runbook parameters:\n{}\nknown parameters: {}", bullets(problems), known.join(", "))]
     Invalid {
         problems: Vec<String>,
         known: Vec<String>,
     },
+}
+
+fn bullets(lines: &[String]) -> String {
+    let lines: Vec<String> = lines.iter().map(|line| format!("  - {line}")).collect();
+    lines.join("\n")
 }
 
 // === impl Overrides ===
