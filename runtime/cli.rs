@@ -208,12 +208,7 @@ fn doc() -> Result<ExitCode, Error> {
     let runtime = runtime()?;
     let options = engine::ContextOptions {
         dry_run: true,
-        workdir: PathBuf::from(".runner"),
-        target: "none".to_owned(),
-        consent: ConsentMode::Refuse,
-        stdlib_dir: None,
-        runbook_dir: PathBuf::from("."),
-        cancel: Arc::new(AtomicBool::new(false)),
+        ..engine::ContextOptions::new(".runner")
     };
     let output = Arc::new(Output::stdout(Format::Human));
     let ctx = engine::RunContext::new(options, Arc::clone(&output), runtime.handle().clone())

@@ -44,6 +44,22 @@ pub struct ContextOptions {
     pub cancel: Arc<AtomicBool>,
 }
 
+impl ContextOptions {
+    /// A real run in `workdir` against no cluster, refusing consent, with the embedded stdlib:
+    /// the starting point for tests of primitives, which change what they need.
+    pub fn new(workdir: impl Into<PathBuf>) -> Self {
+        Self {
+            dry_run: false,
+            workdir: workdir.into(),
+            target: "none".to_owned(),
+            consent: super::consent::ConsentMode::Refuse,
+            stdlib_dir: None,
+            runbook_dir: PathBuf::new(),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
 /// A dry-run's scratch directory could not be made.
 #[derive(Debug, thiserror::Error)]
 #[error("creating the temporary workdir of the dry-run")]

@@ -139,3 +139,50 @@ impl RunError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::output::{Format, Output};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_engine_has_limits_and_prints_to_the_output() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let buffer = Buffer::default();
+        let output = Arc::new(Output::new(Format::Json, Box::new(buffer.clone())));
+        let ctx = RunContext::new(
+            ContextOptions::new("unused"),
+            output,
+            runtime.handle().clone(),
+        )
+        .unwrap();
+        let engine = new(&ctx);
+        assert_eq!(engine.max_operations(), MAX_OPERATIONS);
+        assert_eq!(engine.max_call_levels(), MAX_CALL_LEVELS);
+
+        engine.run(r#"print("hello"); debug("details");"#).unwrap();
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"event\":\"log\",\"step\":null,\"level\":\"info\",\"message\":\"hello\"}\n\
+             {\"event\":\"log\",\"step\":null,\"level\":\"debug\",\"message\":\"\\\"details\\\"\"}\n"
+        );
+    }
+}
