@@ -5,11 +5,17 @@
 //! |------------|-------------------------------------------------------------------------|
 //! | `cli`      | the clap definitions and the dispatch of subcommands                    |
 //! | `engine`   | the Rhai host: steps, parameters, journal, consent, dry-run, primitives |
+//! | `error`    | the top-level error and the exit codes                                  |
 //! | `output`   | operator-facing events, printed as human lines or JSON lines            |
 //! | `pki`      | certificate generation, parsing, keys and canonical bundles             |
 //! | `sim`      | the simulated Kubernetes API server                                     |
 
 pub mod cli;
 pub mod duration;
+pub mod engine;
+pub mod error;
+pub mod output;
 pub mod pki;
 pub mod sim;
+
+pub use error::Error;
