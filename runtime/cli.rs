@@ -1,33 +1,218 @@
-//! Command-line definitions.
+//! Command-line definitions and the dispatch of commands.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
-/// Rotates the identity trust root of a Linkerd service mesh.
+use crate::engine::{self, ConsentMode, Overrides, RunOptions};
+use crate::error::Error;
+use crate::output::{Format, Output};
+
+const EXIT_STATUS: &str =
+    "Exit status: 0 success, 1 a step or check failed, 2 usage or runbook error.";
+
+/// Rotates the identity trust root of a Linkerd service mesh by running a Rhai runbook.
 #[derive(Debug, Parser)]
-#[command(name = "runner", version)]
+#[command(
+    name = "runner",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = EXIT_STATUS
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// `runner RUNBOOK` is `runner run RUNBOOK`.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a runbook (the default command).
+    Run(Box<RunArgs>),
+    /// The identity checks, like `linkerd check --proxy`.
+    Check(CheckArgs),
+    /// Print the functions a runbook can call, with their signatures.
+    Doc,
     /// The simulated cluster.
     #[command(subcommand)]
     Sim(crate::sim::cli::SimCommand),
 }
 
+/// Options of a run.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The runbook to run, a `.rhai` file.
+    #[arg(required = true, value_name = "RUNBOOK")]
+    pub runbook: Option<PathBuf>,
+    /// Change nothing: report what each step would do.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Set a runbook parameter (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Read runbook parameters from a YAML or JSON file (repeatable; `--set` wins).
+    #[arg(long, value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Print the steps and parameters with their defaults, and run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Run only these steps.
+    #[arg(long, value_name = "STEP,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Do not run these steps.
+    #[arg(long, value_name = "STEP,...", value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// Start at this step.
+    #[arg(long, value_name = "STEP")]
+    pub from: Option<String>,
+    /// Where the journal and generated files live.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "RUNNER_WORKDIR",
+        default_value = ".runner"
+    )]
+    pub workdir: PathBuf,
+    /// Start over although a journal exists (asks first).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Answer yes to confirmation prompts; needed to change a cluster without a terminal.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Human lines, or one JSON object per line.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "RUNNER_OUTPUT",
+        default_value = "human"
+    )]
+    pub output: Format,
+    /// Kubeconfig file to use, as kubectl's flag.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use, as kubectl's flag.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Run against the built-in simulated cluster.
+    #[arg(
+        long,
+        value_name = "SCENARIO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "default"
+    )]
+    pub sim: Option<String>,
+    /// A folder whose modules override the embedded stdlib.
+    #[arg(long, value_name = "DIR", env = "RUNNER_STDLIB")]
+    pub stdlib: Option<PathBuf>,
+}
+
+/// Options of `runner check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also check the data plane's proxies.
+    #[arg(long)]
+    pub proxy: bool,
+    /// Namespaces whose proxies to check (repeatable).
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+}
+
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Sim(cmd) => match crate::sim::cli::run(cmd) {
-            Ok(code) => code,
-            Err(error) => {
-                eprintln!("error: {error}");
-                ExitCode::from(1)
-            }
-        },
+    let result = match cli.command {
+        None => run_runbook(cli.run),
+        Some(Command::Run(args)) => run_runbook(*args),
+        Some(Command::Check(_)) => Err(Error::NotAvailable {
+            what: "runner check".to_owned(),
+        }),
+        Some(Command::Doc) => doc(),
+        Some(Command::Sim(cmd)) => crate::sim::cli::run(cmd).map_err(Error::from),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {}", error.chain());
+        error.code()
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Runtime { source })
+}
+
+fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
+    let unavailable = [
+        args.kubeconfig.as_ref().map(|_| "--kubeconfig"),
+        args.context.as_ref().map(|_| "--context"),
+        args.sim.as_ref().map(|_| "--sim"),
+    ];
+    if let Some(flag) = unavailable.into_iter().flatten().next() {
+        return Err(Error::NotAvailable {
+            what: flag.to_owned(),
+        });
     }
+    let overrides = Overrides::from_args(&args.values, &args.set)
+        .map_err(|error| Error::Run(engine::RunError::Params(error)))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        runbook: args.runbook.unwrap_or_default(),
+        workdir: args.workdir,
+        dry_run: args.dry_run,
+        list: args.list,
+        only: args.only,
+        skip: args.skip,
+        from: args.from,
+        fresh: args.fresh,
+        consent: ConsentMode::detect(args.yes),
+        target: "none".to_owned(),
+        stdlib_dir: args.stdlib,
+        overrides,
+        cancel: Arc::clone(&cancel),
+    };
+    let output = Arc::new(Output::stdout(args.output));
+
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        // Ctrl-C stops the script at its next operation; the journal keeps what finished. A
+        // second Ctrl-C quits at once, for a primitive or a prompt that does not return.
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if cancel.swap(true, Ordering::Relaxed) {
+                    eprintln!("error: stopped by a second Ctrl-C");
+                    std::process::exit(1);
+                }
+                eprintln!("stopping at the next operation (Ctrl-C again to quit now)");
+            }
+        });
+        let handle = tokio::runtime::Handle::current();
+        let task = tokio::task::spawn_blocking(move || engine::run(options, output, handle));
+        match task.await {
+            Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+            Ok(Err(error)) => Err(Error::Run(error)),
+            Err(source) => Err(Error::Panicked { source }),
+        }
+    })
+}
+
+fn doc() -> Result<ExitCode, Error> {
+    let runtime = runtime()?;
+    let options = engine::ContextOptions {
+        dry_run: true,
+        ..engine::ContextOptions::new(".runner")
+    };
+    let output = Arc::new(Output::stdout(Format::Human));
+    let ctx = engine::RunContext::new(options, Arc::clone(&output), runtime.handle().clone())
+        .map_err(|error| Error::Run(error.into()))?;
+    output.write_raw(&engine::doc::render(&engine::new(&ctx)));
+    Ok(ExitCode::SUCCESS)
 }

@@ -4,14 +4,20 @@
 //! | module     | what lives there                                                        |
 //! |------------|-------------------------------------------------------------------------|
 //! | `cli`      | the clap definitions and the dispatch of subcommands                    |
-//! | `linkerd`  | where each Linkerd release keeps anchors and issuer, upgrades, checks   |
 //! | `engine`   | the Rhai host: steps, parameters, journal, consent, dry-run, primitives |
+//! | `error`    | the top-level error and the exit codes                                  |
+//! | `linkerd`  | where each Linkerd release keeps anchors and issuer, upgrades, checks   |
 //! | `output`   | operator-facing events, printed as human lines or JSON lines            |
 //! | `pki`      | certificate generation, parsing, keys and canonical bundles             |
 //! | `sim`      | the simulated Kubernetes API server                                     |
 
 pub mod cli;
 pub mod duration;
+pub mod engine;
+pub mod error;
 pub mod linkerd;
+pub mod output;
 pub mod pki;
 pub mod sim;
+
+pub use error::Error;

@@ -1,0 +1,52 @@
+//! The top-level error of a `runner` command and its exit code.
+
+use std::process::ExitCode;
+
+use crate::engine::RunError;
+use crate::sim::SimError;
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// An option or command whose part of the runner is not built yet.
+    #[error("{what} is not available yet")]
+    NotAvailable { what: String },
+    #[error("starting the async runtime")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the run stopped unexpectedly")]
+    Panicked {
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+impl Error {
+    /// The exit status (DESIGN §3): 0 success, 1 a step or check failed, 2 usage or runbook
+    /// error.
+    pub fn code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            Self::Run(error) => error.code(),
+            Self::Sim(_) | Self::Panicked { .. } => 1,
+            Self::NotAvailable { .. } | Self::Runtime { .. } => 2,
+        })
+    }
+
+    /// The message and its chain of causes, `a: b: c`, as printed for the operator.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}

@@ -1,0 +1,380 @@
+//! Operator-facing output: every event of a run goes through [`Output::emit`], which prints it
+//! as a human line (the default) or as one JSON object per line (`--output json`).
+//!
+//! Diagnostic logs are a separate channel (`tracing`, on stderr): nothing here writes logs, and
+//! nothing else in the crate writes to stdout.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// How events are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Step headers, results and √/× marks, like `linkerd check`.
+    Human,
+    /// One JSON object per line with an `event` field; nothing else on stdout.
+    Json,
+}
+
+/// One thing that happened during a run, in the order it happened.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A runbook run begins.
+    RunStarted {
+        runbook: String,
+        target: String,
+        workdir: String,
+        dry_run: bool,
+        /// The parameter values of this run.
+        params: Value,
+    },
+    /// A step begins.
+    StepStarted { step: String, description: String },
+    /// A step is not run, with the reason.
+    StepSkipped { step: String, reason: String },
+    /// A message from the runbook (`print`, `log_info`, `log_warn`) or from a primitive.
+    Log {
+        step: Option<String>,
+        level: Level,
+        message: String,
+    },
+    /// In a dry-run, what a primitive would have done.
+    Would {
+        step: Option<String>,
+        action: String,
+    },
+    /// A step finished; its outputs as recorded in the journal.
+    StepFinished { step: String, outputs: Value },
+    /// A step failed.
+    StepFailed { step: String, error: String },
+    /// The run ended.
+    RunFinished {
+        ran: usize,
+        skipped: usize,
+        failed: bool,
+    },
+    /// `--list`: the runbook's description.
+    ListRunbook {
+        runbook: String,
+        description: String,
+    },
+    /// `--list`: one step.
+    ListStep {
+        step: String,
+        description: String,
+        changes_cluster: bool,
+    },
+    /// `--list`: one parameter with its default.
+    ListParam {
+        name: String,
+        kind: String,
+        default: Value,
+        description: String,
+    },
+}
+
+/// The level of a [`Event::Log`] message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Debug,
+}
+
+/// The sink every event goes through.
+pub struct Output {
+    format: Format,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Output ===
+
+impl Output {
+    /// Output to stdout in the given format.
+    pub fn stdout(format: Format) -> Self {
+        Self::new(format, Box::new(std::io::stdout()))
+    }
+
+    /// Output to any writer (tests, `runner doc`).
+    pub fn new(format: Format, out: Box<dyn Write + Send>) -> Self {
+        Self {
+            format,
+            out: Mutex::new(out),
+        }
+    }
+
+    /// The format events are printed in.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Prints one event. A closed stdout is not a reason to stop a rotation half way, so write
+    /// errors are logged and otherwise ignored.
+    pub fn emit(&self, event: Event) {
+        match self.format {
+            Format::Human => self.write_raw(&human(&event)),
+            Format::Json => {
+                let mut line = serde_json::to_string(&event).unwrap_or_default();
+                if line.contains("PRIVATE KEY") {
+                    // Redact inside the strings, where escaping has not hidden the PEM's line
+                    // breaks yet.
+                    let mut value = serde_json::to_value(&event).unwrap_or_default();
+                    redact_strings(&mut value);
+                    line = value.to_string();
+                }
+                self.write_raw(&(line + "\n"));
+            }
+        }
+    }
+
+    /// Writes text that is not an event (the `--list` tables) through the same sink.
+    pub fn write_raw(&self, text: &str) {
+        let text = redact_private_keys(text);
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(error) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            tracing::debug!(%error, "writing output");
+        }
+    }
+}
+
+fn human(event: &Event) -> String {
+    match event {
+        Event::RunStarted {
+            runbook,
+            target,
+            workdir,
+            dry_run,
+            ..
+        } => {
+            let mode = if *dry_run { "dry run of" } else { "running" };
+            format!("{mode} {runbook} (target {target}, workdir {workdir})\n")
+        }
+        Event::StepStarted { step, description } => format!("\n{step}: {description}\n"),
+        Event::StepSkipped { step, reason } => format!("- {step}: skipped, {reason}\n"),
+        Event::Log {
+            level: Level::Warn,
+            message,
+            ..
+        } => format!("  ‼ {message}\n"),
+        Event::Log { message, .. } => format!("  {message}\n"),
+        Event::Would { action, .. } => format!("  would {action}\n"),
+        Event::StepFinished { step, outputs } => {
+            let mut text = format!("√ {step}\n");
+            if let Value::Object(fields) = outputs {
+                for (key, value) in fields {
+                    let value = summarize(value);
+                    text.push_str(&format!("  {key}: {value}\n"));
+                }
+            }
+            text
+        }
+        Event::StepFailed { step, error } => format!("× {step}: {error}\n"),
+        Event::RunFinished {
+            ran,
+            skipped,
+            failed,
+        } => {
+            let verdict = if *failed { "failed" } else { "done" };
+            format!("\n{verdict}: {ran} step(s) run, {skipped} skipped\n")
+        }
+        Event::ListRunbook {
+            runbook,
+            description,
+        } if description.is_empty() => {
+            format!("{runbook}\n")
+        }
+        Event::ListRunbook {
+            runbook,
+            description,
+        } => format!("{runbook}\n  {description}\n"),
+        Event::ListStep { .. } | Event::ListParam { .. } => {
+            // `--list` prints aligned tables, which need every row at once: see `list_table`.
+            String::new()
+        }
+    }
+}
+
+/// One line for a recorded output: host values by what identifies them (a certificate by its
+/// fingerprint and file), not by their whole PEM.
+fn summarize(value: &Value) -> String {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Object(map) if map.contains_key("$type") => {
+            text(map.get("value")).unwrap_or_else(|| value.to_string())
+        }
+        Value::Object(map) if map.contains_key("$pki") => {
+            let kind = text(map.get("$pki")).unwrap_or_default();
+            let ids = match (map.get("fingerprint"), map.get("fingerprints")) {
+                (Some(one), _) => text(Some(one)).unwrap_or_default(),
+                (None, Some(Value::Array(all))) => all
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                _ => String::new(),
+            };
+            match text(map.get("cert_path")) {
+                Some(path) => format!("{kind} {ids} ({path})"),
+                None => format!("{kind} {ids}"),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Replaces every PEM private-key block in `text` by a marker. A runbook may `print` anything,
+/// so this is the last guard that keeps key material out of every output mode.
+pub fn redact_private_keys(text: &str) -> String {
+    const MARKER: &str = "PRIVATE KEY-----";
+    if !text.contains(MARKER) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(begin) = rest.find("-----BEGIN ") {
+        let header_end = rest[begin..].find("-----\n").map(|i| begin + i);
+        let is_key = header_end.is_some_and(|end| rest[begin..end + 5].ends_with(MARKER));
+        if !is_key {
+            out.push_str(&rest[..begin + 11]);
+            rest = &rest[begin + 11..];
+            continue;
+        }
+        out.push_str(&rest[..begin]);
+        out.push_str("[redacted private key]");
+        rest = match rest[begin..].find("-----END ") {
+            Some(end) => {
+                let after_end = begin + end + 9;
+                match rest[after_end..].find("-----") {
+                    Some(close) => &rest[after_end + close + 5..],
+                    None => "",
+                }
+            }
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    // A stray header without a block (cut lines, escaped JSON) still must not show.
+    out.replace("PRIVATE KEY", "[redacted]")
+}
+
+fn redact_strings(value: &mut Value) {
+    match value {
+        Value::String(text) if text.contains("PRIVATE KEY") => *text = redact_private_keys(text),
+        Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
+/// Renders `--list` as aligned columns: the steps, then the parameters with their defaults.
+pub fn list_table(steps: &[(String, String, bool)], params: &[(String, String, String)]) -> String {
+    let mut text = String::from("\nSteps:\n");
+    let width = steps.iter().map(|(name, ..)| name.len()).max().unwrap_or(0);
+    for (name, description, changes_cluster) in steps {
+        let mark = if *changes_cluster {
+            " [changes the cluster]"
+        } else {
+            ""
+        };
+        text.push_str(&format!("  {name:width$}  {description}{mark}\n"));
+    }
+    text.push_str("\nParameters:\n");
+    if params.is_empty() {
+        text.push_str("  (none)\n");
+    }
+    let name_width = params
+        .iter()
+        .map(|(name, ..)| name.len())
+        .max()
+        .unwrap_or(0);
+    let default_width = params
+        .iter()
+        .map(|(_, default, _)| default.len())
+        .max()
+        .unwrap_or(0);
+    for (name, default, description) in params {
+        text.push_str(&format!(
+            "  {name:name_width$} = {default:default_width$}  {description}\n"
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_key_blocks_and_keeps_certificates() {
+        let text = "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+                    -----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\nb\n";
+        let out = redact_private_keys(text);
+        assert_eq!(
+            out,
+            "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+             [redacted private key]\nb\n"
+        );
+        assert_eq!(
+            redact_private_keys("\"-----BEGIN PRIVATE KEY-----\\nMII\""),
+            "\"-----BEGIN [redacted]-----\\nMII\""
+        );
+    }
+
+    #[test]
+    fn json_events_redact_keys_inside_strings() {
+        let buffer = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let output = Output::new(Format::Json, Box::new(SharedBuffer(buffer.clone())));
+        output.emit(Event::StepFailed {
+            step: "s".into(),
+            error: "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n".into(),
+        });
+        let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\"error\":\"[redacted private key]\\n\",\"event\":\"step_failed\",\"step\":\"s\"}\n"
+        );
+    }
+
+    struct SharedBuffer(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for SharedBuffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn json_events_are_one_line_with_an_event_field() {
+        let event = Event::StepSkipped {
+            step: "generate".into(),
+            reason: "finished".into(),
+        };
+        let line = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"step_skipped","step":"generate","reason":"finished"}"#
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! `runner doc` lists every function a runbook can call; the snapshot catches signature drift.
+
+use crate::harness::Run;
+
+#[test]
+fn doc_lists_the_primitives_with_signatures() {
+    let out = Run::new().arg("doc").stderr("").run();
+    for signature in [
+        "param(",
+        "step(",
+        "output(",
+        "gen_cert(",
+        "bundle(",
+        "duration(",
+        "write_file(",
+    ] {
+        assert!(
+            out.stdout.contains(signature),
+            "runner doc lacks {signature}"
+        );
+    }
+    insta::assert_snapshot!("runner_doc", out.stdout);
+}

@@ -1,0 +1,215 @@
+//! Runbooks that cannot run: each is a clear error with the place, exit status 2, and nothing
+//! runs or is written.
+
+use crate::harness::Run;
+
+#[test]
+fn a_syntax_error_names_the_file_line_and_column() {
+    Run::new()
+        .runbook(
+            "broken.rhai",
+            r#"
+            step("one", "One", || {
+                let x = 1 +;
+            });
+            "#,
+        )
+        .status(2)
+        .stdout("")
+        .stderr("error: syntax error in runbook broken.rhai: Unexpected ';' (line 2, column 16)\n")
+        .run();
+}
+
+#[test]
+fn unknown_functions_fail_before_the_first_step_runs() {
+    let run = Run::new()
+        .runbook(
+            "typo.rhai",
+            r#"
+            step("one", "One", || write_file("one.txt", "written"));
+            step("two", "Two", || {
+                gen_cerrt(#{ profile: "root-ca" });
+                output("one", "extra");
+            });
+            "#,
+        )
+        .arg("--yes")
+        .status(2)
+        .stdout("")
+        .stderr(
+            "
+            error: in runbook typo.rhai:
+              - unknown function `gen_cerrt` (line 3, column 5)
+              - `output` takes 1 argument(s), not 2 (line 4, column 5)
+            ",
+        );
+    let dir = run.dir().to_owned();
+    run.run();
+    assert!(!dir.join(".runner").exists(), "step one ran");
+}
+
+#[test]
+fn primitives_at_the_top_level_are_refused() {
+    Run::new()
+        .runbook(
+            "top.rhai",
+            r#"
+            let root = gen_cert(#{ profile: "root-ca", cn: "root" });
+            step("one", "One", || root);
+            "#,
+        )
+        .status(2)
+        .stderr(
+            "
+            error: in runbook top.rhai:
+              - `gen_cert` can only be called inside a step, not at the top level of a runbook (line 1, column 12)
+            ",
+        )
+        .run();
+}
+
+#[test]
+fn primitives_reached_through_the_runbooks_functions_at_the_top_level_are_refused() {
+    let run = Run::new()
+        .runbook(
+            "helper.rhai",
+            r#"
+            fn make_root() { gen_cert(#{ profile: "root-ca", cn: "root", write: "ca" }) }
+            fn setup() { make_root() }
+            fn label() { "root" }
+            let name = label();
+            setup();
+            step("one", "One", || make_root());
+            "#,
+        )
+        .arg("--list")
+        .status(2)
+        .stdout("")
+        .stderr(
+            "
+            error: in runbook helper.rhai:
+              - `setup` calls `gen_cert`, which can only be called inside a step, not at the top level of a runbook (line 5, column 1)
+            ",
+        );
+    let dir = run.dir().to_owned();
+    run.run();
+    assert!(!dir.join(".runner").exists());
+}
+
+#[test]
+fn a_missing_runbook_is_an_error_naming_it() {
+    let out = Run::new().arg("nowhere.rhai").status(2).run();
+    assert!(
+        out.stderr
+            .starts_with("error: reading runbook nowhere.rhai: "),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failing_step_exits_1_and_says_where() {
+    Run::new()
+        .runbook(
+            "fails.rhai",
+            r#"
+            step("one", "One", || {
+                throw "the cluster said no";
+            });
+            "#,
+        )
+        .status(1)
+        .stderr("error: step `one` failed: the cluster said no (fails.rhai, line 2, column 5)\n")
+        .run();
+}
+
+#[test]
+fn options_of_parts_not_built_yet_exit_2() {
+    for (args, what) in [
+        (&["--sim", "x.rhai"][..], "--sim"),
+        (&["--sim=emojivoto", "x.rhai"][..], "--sim"),
+        (&["--kubeconfig", "k", "x.rhai"][..], "--kubeconfig"),
+        (&["--context", "c", "x.rhai"][..], "--context"),
+        (&["check", "--proxy"][..], "runner check"),
+    ] {
+        let mut run = Run::new()
+            .status(2)
+            .stderr(&format!("error: {what} is not available yet\n"));
+        for arg in args {
+            run = run.arg(arg);
+        }
+        run.run();
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_the_exit_codes() {
+    Run::new().arg("--frobnicate").status(2).run();
+    let out = Run::new().arg("--help").run();
+    assert!(
+        out.stdout.contains(
+            "Exit status: 0 success, 1 a step or check failed, 2 usage or runbook error."
+        )
+    );
+    let out = Run::new().args(["run", "--help"]).run();
+    for flag in [
+        "--dry-run",
+        "--set",
+        "--values",
+        "--list",
+        "--only",
+        "--skip",
+        "--from",
+        "--workdir",
+        "--fresh",
+        "--yes",
+        "--output",
+        "--kubeconfig",
+        "--context",
+        "--sim",
+        "--stdlib",
+    ] {
+        assert!(out.stdout.contains(flag), "run --help lacks {flag}");
+    }
+}
+
+#[test]
+fn declaration_errors_name_the_runbook_and_the_place() {
+    for (text, message) in [
+        (
+            "let x = param(\"ratio\", 1.5, \"A ratio\");",
+            "parameter `ratio` has a default of type f64: use a string, int, bool, list of \
+             strings or duration(...) (line 1, column 9)",
+        ),
+        (
+            "step(\"a\", \"A\", || 1);\nstep(\"a\", \"Again\", || 2);",
+            "step `a` is declared twice (line 2, column 1)",
+        ),
+        (
+            "step(\"a b\", \"A\", || 1);",
+            "step name \"a b\" may only hold letters, digits, `-` and `_` (line 1, column 1)",
+        ),
+        (
+            "step(\"a\", \"A\", #{ changes_clutser: true }, || 1);",
+            "step `a`: unknown option `changes_clutser` (known: changes_cluster: bool) (line 1, \
+             column 1)",
+        ),
+        (
+            "step(\"a\", \"A\", || param(\"late\", 1, \"Late\"));",
+            "step `a` failed: param(\"late\") must be declared at the top level of the runbook, \
+             not inside a step (bad.rhai, line 1, column 19)",
+        ),
+    ] {
+        let out = Run::new()
+            .runbook("bad.rhai", text)
+            .arg("--yes")
+            .status(if text.contains("late") { 1 } else { 2 })
+            .run();
+        let expected = if text.contains("late") {
+            format!("error: {message}\n")
+        } else {
+            format!("error: in runbook bad.rhai: {message}\n")
+        };
+        assert_eq!(out.stderr, expected, "{text}");
+    }
+}

@@ -1,0 +1,247 @@
+//! The journal: resuming after a failure without a second root, corrupted and mismatched
+//! journals, `--fresh` and dry-runs that leave the workdir alone.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::harness::{Run, journals};
+
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+fn finished<'a>(events: &'a [Value], step: &str) -> Option<&'a Value> {
+    events
+        .iter()
+        .find(|e| e["event"] == "step_finished" && e["step"] == step)
+        .map(|e| &e["outputs"])
+}
+
+/// Generates a CA in `dir/other` and copies its certificate to `dir/old.crt`: the "current
+/// anchors" of the resume test.
+fn make_old_anchor(dir: &Path) -> String {
+    let out = Run::in_dir(dir)
+        .shipped("generate-certs.rhai")
+        .args([
+            "--workdir",
+            "other",
+            "--only",
+            "generate",
+            "--output",
+            "json",
+        ])
+        .run();
+    std::fs::copy(dir.join("other/ca-new.crt"), dir.join("old.crt")).unwrap();
+    finished(&events(&out.stdout), "generate").unwrap()["root"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_failed_second_step_is_rerun_and_the_first_is_skipped_with_its_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--set", "current_anchors=old.crt", "--output", "json"];
+
+    // old.crt does not exist yet: "bundle" fails after "generate" made the new root.
+    let first = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(args)
+        .status(1)
+        .run();
+    let first = events(&first.stdout);
+    let root = finished(&first, "generate").expect("generate finished")["root"]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        first
+            .iter()
+            .any(|e| e["event"] == "step_failed" && e["step"] == "bundle")
+    );
+
+    let old = make_old_anchor(dir.path());
+    let second = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(args)
+        .run();
+    let second = events(&second.stdout);
+    assert!(
+        second
+            .iter()
+            .any(|e| e["event"] == "step_skipped" && e["step"] == "generate"),
+        "{second:?}"
+    );
+    assert!(
+        finished(&second, "generate").is_none(),
+        "generate ran again"
+    );
+    let bundle = &finished(&second, "bundle").expect("bundle finished")["bundle"];
+    assert_eq!(bundle["fingerprints"], serde_json::json!([root, old]));
+
+    // The root on disk is still the one of the first run.
+    let journal = std::fs::read_to_string(&journals(&dir.path().join(".runner"))[0]).unwrap();
+    let journal: Value = serde_json::from_str(&journal).unwrap();
+    assert_eq!(
+        journal["steps"][0]["outputs"]["root"]["fingerprint"],
+        root.as_str()
+    );
+    assert_eq!(journal["steps"][1]["name"], "bundle");
+}
+
+#[test]
+fn a_corrupted_journal_is_an_error_naming_the_file_and_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    Run::in_dir(dir.path()).shipped("generate-certs.rhai").run();
+    let journal = journals(&dir.path().join(".runner")).remove(0);
+    std::fs::write(&journal, "{\"version\": 1, \"steps\": [").unwrap();
+
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .status(2)
+        .stdout("")
+        .run();
+    let name = journal
+        .strip_prefix(dir.path())
+        .unwrap()
+        .display()
+        .to_string();
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: journal {} is corrupted (remove it or run with --fresh to start over): ",
+            Path::new(".runner")
+                .join(name.trim_start_matches(".runner/"))
+                .display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&journal).unwrap(),
+        "{\"version\": 1, \"steps\": ["
+    );
+}
+
+#[test]
+fn other_parameter_values_refuse_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(["--only", "generate"])
+        .run();
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args([
+            "--set",
+            "trust_domain=example.org",
+            "--set",
+            "issuer_validity=48h",
+        ])
+        .status(2)
+        .run();
+    assert!(
+        out.stderr.contains(
+            "was recorded with other values for parameter(s) issuer_validity, trust_domain: run \
+             with the same values to resume, or with --fresh to start over\n"
+        ),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn two_runbooks_share_a_workdir_without_sharing_a_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    Run::in_dir(dir.path())
+        .runbook("a.rhai", r#"step("one", "One", || 1);"#)
+        .run();
+    let out = Run::in_dir(dir.path())
+        .runbook("b.rhai", r#"step("one", "One", || 2);"#)
+        .run();
+    assert!(out.stdout.contains("√ one\n"), "{}", out.stdout);
+    assert_eq!(journals(&dir.path().join(".runner")).len(), 2);
+}
+
+#[test]
+fn fresh_moves_the_journal_aside_and_generates_a_new_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = |stdout: &str| {
+        finished(&events(stdout), "generate").unwrap()["root"]["fingerprint"].clone()
+    };
+    let json = ["--output", "json", "--only", "generate"];
+    let first = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(json)
+        .run();
+    // The old files stay: a second root must not overwrite them silently.
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(json)
+        .args(["--fresh", "--yes", "--workdir", ".runner"])
+        .status(1)
+        .run();
+    assert!(out.stderr.contains("ca-new"), "{}", out.stderr);
+    for name in [
+        "ca-new.crt",
+        "ca-new.key",
+        "issuer-new.crt",
+        "issuer-new.key",
+    ] {
+        std::fs::remove_file(dir.path().join(".runner").join(name)).unwrap();
+    }
+    let second = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(json)
+        .args(["--fresh", "--yes"])
+        .run();
+    assert_ne!(root(&first.stdout), root(&second.stdout));
+    let aside = std::fs::read_dir(dir.path().join(".runner/journal"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".bak")
+        })
+        .count();
+    // The first --fresh moved the journal aside; the failed run recorded none to move again.
+    assert_eq!(aside, 1);
+}
+
+#[test]
+fn a_dry_run_writes_nothing_in_the_workdir() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .arg("--dry-run")
+        .run();
+    assert!(out.stdout.starts_with("dry run of "), "{}", out.stdout);
+    assert!(out.stdout.contains("√ bundle\n"), "{}", out.stdout);
+    assert!(!dir.path().join(".runner").exists());
+
+    // After a real run, a dry-run reads the journal but does not touch it.
+    Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(["--only", "generate"])
+        .run();
+    let journal = journals(&dir.path().join(".runner")).remove(0);
+    let before = std::fs::read_to_string(&journal).unwrap();
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .arg("--dry-run")
+        .run();
+    assert!(
+        out.stdout
+            .contains("- generate: skipped, finished in an earlier run"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("√ bundle\n"), "{}", out.stdout);
+    assert_eq!(std::fs::read_to_string(&journal).unwrap(), before);
+    assert!(!dir.path().join(".runner/bundle.crt").exists());
+}
