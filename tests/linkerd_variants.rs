@@ -317,3 +317,45 @@ fn a_missing_trust_roots_config_map_is_a_finding() {
         "configmap linkerd/linkerd-identity-trust-roots"
     );
 }
+
+#[test]
+fn the_control_plane_namespace_is_configurable() {
+    let Some(mut docs) = linkerd_support::manifests("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    for doc in &mut docs {
+        if doc.pointer("/metadata/namespace") == Some(&Value::from("linkerd")) {
+            doc["metadata"]["namespace"] = "mesh".into();
+        }
+    }
+    assert!(
+        ControlPlaneObjects::from_manifests(&docs, "linkerd")
+            .linkerd_config
+            .is_none()
+    );
+    let objects = ControlPlaneObjects::from_manifests(&docs, "mesh");
+    let layout = detect(&objects).unwrap();
+    assert_eq!(layout.namespace, "mesh");
+    assert_eq!(layout.issuer_dns_name(), "identity.mesh.cluster.local");
+
+    let plan = plan_anchors(
+        &objects,
+        &layout,
+        &grown_bundle(&objects),
+        &PlanOptions::new(NOW),
+    )
+    .unwrap();
+    assert!(!plan.changes.is_empty());
+    assert!(
+        plan.changes.iter().all(|c| c.object.namespace == "mesh"),
+        "{plan}"
+    );
+    let mut objects = objects;
+    plan.apply(&mut objects).unwrap();
+    let options = CheckOptions {
+        now: NOW,
+        proxy: false,
+        namespace: None,
+    };
+    assert!(check(&objects, &[], &options).success());
+}
