@@ -40,11 +40,16 @@ pub use dataplane::{
 pub use error::LinkerdError;
 pub use layout::{Era, IssuerScheme, Layout, TRUST_ROOT_SHA_ANNOTATION, detect};
 pub use locate::{anchor_locations, external_ca_location};
-pub use objects::{ControlPlaneObjects, ObjectRef, PROXY_ANCHORS_ENV};
+pub use objects::{
+    ControlPlaneObjects, IDENTITY_DEPLOYMENT, ISSUER_SECRET, LINKERD_CONFIG, OVERRIDES, ObjectRef,
+    PROXY_ANCHORS_ENV, TRUST_ROOTS,
+};
 pub use places::{Location, Slot};
 pub use plan::{FieldChange, ObjectChange, Plan, PlanOptions, trust_root_sha256};
 pub use report::{CheckResult, HINT_BASE, Report, Section, Severity, Status};
-pub use rules::{anchor_algorithm_problem, issuer_algorithm_problem, valid_for_name};
+pub use rules::{
+    anchor_algorithm_problem, issuer_algorithm_problem, leaf_chain_problem, valid_for_name,
+};
 pub use upgrade::{plan_anchors, plan_issuer};
 
 use serde_json::Value;
