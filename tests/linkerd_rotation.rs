@@ -267,3 +267,62 @@ fn a_plan_patch_tests_the_resource_version() {
         Err(LinkerdError::Patch { .. })
     ));
 }
+
+/// What the plans write is read by OpenSSL as Linkerd's Go code would read it: the issuer in
+/// the Secret verifies against the bundle in the config map, and the key is a valid EC key.
+#[test]
+fn openssl_reads_what_the_plans_write() {
+    use linkerd_support::{has_openssl, openssl, secret_text};
+    if !has_openssl() {
+        eprintln!("skipping: openssl is not installed");
+        return;
+    }
+    let Some(mut objects) = control_plane("install-stable-2.12.0.yaml") else {
+        return;
+    };
+    let layout = detect(&objects).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let options = PlanOptions::new(now);
+    let old = read_trust_anchors(&objects, &layout).unwrap().bundle;
+    let new_root = root("root.linkerd.cluster.local");
+    let new_issuer = issuer(&new_root);
+    let bundle = Bundle::build(&[new_root.cert().clone()], old.certs()).unwrap();
+    plan_anchors(&objects, &layout, &bundle, &options)
+        .unwrap()
+        .apply(&mut objects)
+        .unwrap();
+    let key = new_issuer.key().to_sec1_pem().unwrap();
+    let certs = [new_issuer.cert().clone()];
+    plan_issuer(&objects, &layout, &certs, &key, &options)
+        .unwrap()
+        .apply(&mut objects)
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let cm = objects.trust_roots.as_ref().unwrap()["data"]["ca-bundle.crt"]
+        .as_str()
+        .unwrap();
+    let secret = objects.issuer_secret.as_ref().unwrap();
+    std::fs::write(dir.path().join("bundle.crt"), cm).unwrap();
+    std::fs::write(
+        dir.path().join("issuer.crt"),
+        secret_text(secret, "crt.pem"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("issuer.key"),
+        secret_text(secret, "key.pem"),
+    )
+    .unwrap();
+    openssl(
+        dir.path(),
+        &[
+            "verify",
+            "-x509_strict",
+            "-CAfile",
+            "bundle.crt",
+            "issuer.crt",
+        ],
+    );
+    openssl(dir.path(), &["ec", "-check", "-noout", "-in", "issuer.key"]);
+}
