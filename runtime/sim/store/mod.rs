@@ -1,0 +1,646 @@
+//! The in-memory object store behind the simulated API server.
+//!
+//! It knows nothing of HTTP: the HTTP layer and the simulated controllers call the same
+//! methods. Objects are `serde_json::Value`s kept in their stored form (core events for both
+//! event APIs); every read returns the shape of the resource asked for. Every write gets the
+//! next resource version, is recorded in a bounded history for watches, and is broadcast to
+//! subscribers. Admission hooks may change an object before it is stored.
+
+mod events;
+pub mod meta;
+mod patch;
+pub mod select;
+mod typed;
+mod watch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+pub use patch::Patch;
+pub use select::{FieldSelector, LabelSelector};
+pub use watch::{Change, ChangeType, Watch, WatchEvent, WatchFilter};
+
+use crate::sim::kinds::{Registry, ResourceType, StorageKey};
+use meta::meta_str;
+use watch::History;
+
+mod list;
+pub use list::{ListOptions, ListPage};
+
+/// Why the store refused a request; each maps to the `Status` the real server sends.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{resource} \"{name}\" not found")]
+    NotFound { resource: String, name: String },
+    #[error("{resource} \"{name}\" already exists")]
+    AlreadyExists { resource: String, name: String },
+    #[error(
+        "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+    )]
+    Conflict { resource: String, name: String },
+    #[error("{kind} \"{name}\" is invalid: {field}: Invalid value: {message}")]
+    Invalid {
+        kind: String,
+        group: String,
+        name: String,
+        field: String,
+        message: String,
+    },
+    #[error("{message}")]
+    BadRequest { message: String },
+    #[error("the patch could not be applied: {message}")]
+    PatchFailed { message: String },
+    #[error("too old resource version: {requested} ({oldest})")]
+    Expired { requested: u64, oldest: u64 },
+    #[error("namespaces \"{namespace}\" not found")]
+    NamespaceNotFound { namespace: String },
+    #[error("admission denied the request for {resource} \"{name}\": {message}")]
+    Denied {
+        resource: String,
+        name: String,
+        message: String,
+    },
+}
+
+/// The operation an admission hook sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+/// A hook run on every create and update before the object is stored (the proxy injector
+/// of the next issue is one). It receives the stored form and may change it.
+pub trait Admission: Send + Sync {
+    /// Changes `object` or refuses it with a reason.
+    ///
+    /// # Errors
+    ///
+    /// The reason the write is refused; the client receives it in a `Status`.
+    fn admit(
+        &self,
+        op: Operation,
+        resource: &ResourceType,
+        object: &mut Value,
+    ) -> Result<(), String>;
+}
+
+/// Options of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How many changes are kept for watches that start from an older version.
+    pub history: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { history: 20_000 }
+    }
+}
+
+type Objects = BTreeMap<(String, String), Arc<Value>>;
+
+struct Inner {
+    registry: Registry,
+    version: u64,
+    objects: HashMap<StorageKey, Objects>,
+    history: History,
+}
+
+/// The store; cheap to clone, shared by the server and the simulated controllers.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<RwLock<Inner>>,
+    changes: broadcast::Sender<Arc<Change>>,
+    hooks: Arc<RwLock<Vec<Arc<dyn Admission>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("version", &self.resource_version())
+            .finish()
+    }
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new(StoreOptions::default())
+    }
+}
+
+/// The object in the shape of `rt` (its apiVersion; events converted).
+pub fn view(rt: &ResourceType, stored: &Value) -> Value {
+    if rt.is_events_v1() {
+        return events::to_events_v1(stored);
+    }
+    let mut out = stored.clone();
+    out["apiVersion"] = json!(rt.api_version());
+    out
+}
+
+fn storage_form(rt: &ResourceType, obj: Value) -> Value {
+    if rt.is_events_v1() {
+        events::from_events_v1(&obj)
+    } else {
+        obj
+    }
+}
+
+impl Store {
+    pub fn new(options: StoreOptions) -> Self {
+        let (changes, _) = broadcast::channel(65_536);
+        let inner = Inner {
+            registry: Registry::default(),
+            version: 1,
+            objects: HashMap::new(),
+            history: History::new(options.history.max(1)),
+        };
+        Self {
+            inner: Arc::new(RwLock::new(inner)),
+            changes,
+            hooks: Arc::default(),
+        }
+    }
+
+    // A panic while holding the lock leaves plain data behind; keep serving it.
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The resource types served now (built-in kinds and those of created CRDs).
+    pub fn registry(&self) -> Registry {
+        self.read().registry.clone()
+    }
+
+    /// The latest resource version.
+    pub fn resource_version(&self) -> u64 {
+        self.read().version
+    }
+
+    /// Adds a hook that sees every create and update before it is stored.
+    pub fn add_admission(&self, hook: Arc<dyn Admission>) {
+        self.hooks
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(hook);
+    }
+
+    /// Every committed change from now on, for controllers.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// Forgets the watch history up to now: watches from older versions get `Expired`.
+    pub fn compact(&self) {
+        let mut inner = self.write();
+        let v = inner.version;
+        inner.history.compact(v);
+    }
+
+    fn admit(&self, op: Operation, rt: &ResourceType, obj: &mut Value) -> Result<(), StoreError> {
+        let hooks = self
+            .hooks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for hook in hooks {
+            hook.admit(op, rt, obj)
+                .map_err(|message| StoreError::Denied {
+                    resource: rt.qualified(),
+                    name: meta_str(obj, "name").unwrap_or_default().into(),
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn not_found(rt: &ResourceType, name: &str) -> StoreError {
+        StoreError::NotFound {
+            resource: rt.qualified(),
+            name: name.into(),
+        }
+    }
+
+    /// Reads one object.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such object.
+    pub fn get(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Value, StoreError> {
+        let inner = self.read();
+        let key = (scope(rt, ns), name.to_string());
+        let obj = inner.objects.get(&rt.storage).and_then(|m| m.get(&key));
+        obj.map(|o| view(rt, o))
+            .ok_or_else(|| Self::not_found(rt, name))
+    }
+
+    /// Creates an object; with `dry_run` it is checked and answered but not stored.
+    ///
+    /// # Errors
+    ///
+    /// `BadRequest` for a body that does not fit the URL, `Invalid` for a bad name,
+    /// `NamespaceNotFound`, `AlreadyExists`, or `Denied` by an admission hook.
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        meta::check_body(rt, ns, &obj)?;
+        let mut obj = storage_form(rt, obj);
+        let ns = if rt.namespaced {
+            ns.or(meta_str(&obj, "namespace")).map(String::from)
+        } else {
+            None
+        };
+        meta::fill_on_create(rt, ns.as_deref(), &mut obj);
+        let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+        if name.is_empty() {
+            return Err(meta::invalid(
+                rt,
+                &obj,
+                "metadata.name",
+                "name or generateName is required",
+            ));
+        }
+        meta::check_name(rt, &obj, &name)?;
+        self.admit(Operation::Create, rt, &mut obj)?;
+
+        let mut inner = self.write();
+        if let Some(ns) = &ns
+            && !inner.has_namespace(ns)
+        {
+            return Err(StoreError::NamespaceNotFound {
+                namespace: ns.clone(),
+            });
+        }
+        let key = (ns.clone().unwrap_or_default(), name.clone());
+        if inner
+            .objects
+            .get(&rt.storage)
+            .is_some_and(|m| m.contains_key(&key))
+        {
+            return Err(StoreError::AlreadyExists {
+                resource: rt.qualified(),
+                name,
+            });
+        }
+        if dry_run {
+            return Ok(view(rt, &obj));
+        }
+        let obj = inner.commit(rt, key, obj, ChangeType::Added, None, &self.changes);
+        if rt.group == "apiextensions.k8s.io" {
+            inner.registry.add_crd(&obj);
+        }
+        Ok(view(rt, &obj))
+    }
+
+    /// Replaces an object (PUT). A `resourceVersion` in the body must be the current one.
+    /// With `status`, only the status changes; otherwise a kind with a status subresource keeps
+    /// its status.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `Conflict` on a stale version, `BadRequest`/`Invalid` for a bad body.
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: Value,
+        status: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        meta::check_body(rt, ns, &obj)?;
+        if let Some(body_name) = meta_str(&obj, "name")
+            && body_name != name
+        {
+            return Err(StoreError::BadRequest {
+                message: format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                ),
+            });
+        }
+        self.write_over(rt, ns, name, status, dry_run, |_| Ok(obj.clone()))
+    }
+
+    /// Patches an object; an apply patch creates it when missing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::update`], plus `PatchFailed` when a JSON patch does not apply.
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+        status: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        if let Patch::Apply(body) = patch
+            && self.get(rt, ns, name).is_err()
+        {
+            return self.create(rt, ns, body.clone(), dry_run);
+        }
+        // Without a version in the patch itself, a patch applies to whatever is current.
+        let pinned = patch_pins_version(patch);
+        self.write_over(rt, ns, name, status, dry_run, |current| {
+            let mut patched = patch.apply_to(current)?;
+            meta::check_body(rt, ns, &patched)?;
+            if !pinned {
+                meta::meta_mut(&mut patched).remove("resourceVersion");
+            }
+            Ok(patched)
+        })
+    }
+
+    // Computes the new object from the current one and commits it, again on the latest object
+    // when another write landed meanwhile and the new object names no version. Admission
+    // hooks run outside the lock, so that they may read the store.
+    fn write_over(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        status: bool,
+        dry_run: bool,
+        make: impl Fn(&Value) -> Result<Value, StoreError>,
+    ) -> Result<Value, StoreError> {
+        let key = (scope(rt, ns), name.to_string());
+        loop {
+            let old = self
+                .read()
+                .objects
+                .get(&rt.storage)
+                .and_then(|m| m.get(&key).cloned())
+                .ok_or_else(|| Self::not_found(rt, name))?;
+            let mut new = storage_form(rt, make(&view(rt, &old))?);
+            let wanted = meta_str(&new, "resourceVersion")
+                .unwrap_or_default()
+                .to_string();
+            if status {
+                let mut merged = (*old).clone();
+                merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                new = merged;
+            } else if rt.status_subresource {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            new["apiVersion"] = json!(rt.api_version());
+            new["kind"] = json!(rt.kind);
+            meta::carry_over(&old, &mut new);
+            self.admit(Operation::Update, rt, &mut new)?;
+
+            let mut inner = self.write();
+            let Some(current) = inner
+                .objects
+                .get(&rt.storage)
+                .and_then(|m| m.get(&key).cloned())
+            else {
+                return Err(Self::not_found(rt, name));
+            };
+            let current_version = meta_str(&current, "resourceVersion").unwrap_or_default();
+            if !wanted.is_empty() && wanted != current_version {
+                return Err(StoreError::Conflict {
+                    resource: rt.qualified(),
+                    name: name.into(),
+                });
+            }
+            if !Arc::ptr_eq(&current, &old) {
+                continue;
+            }
+            if dry_run {
+                meta::meta_mut(&mut new).insert("resourceVersion".into(), json!(current_version));
+                return Ok(view(rt, &new));
+            }
+            let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);
+            return Ok(view(rt, &obj));
+        }
+    }
+
+    /// Deletes an object, and with a namespace everything in it.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such object.
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        let key = (scope(rt, ns), name.to_string());
+        let mut inner = self.write();
+        let Some(old) = inner
+            .objects
+            .get(&rt.storage)
+            .and_then(|m| m.get(&key).cloned())
+        else {
+            return Err(Self::not_found(rt, name));
+        };
+        if dry_run {
+            return Ok(view(rt, &old));
+        }
+        if rt.group.is_empty() && rt.plural == "namespaces" {
+            inner.delete_namespace_contents(name, &self.changes);
+        }
+        let gone = inner.remove(rt, key, &self.changes);
+        Ok(view(rt, &gone))
+    }
+
+    /// Starts a watch after `from` (a list's version), or with `None` from the current
+    /// state, which is first delivered as `Added` events.
+    ///
+    /// # Errors
+    ///
+    /// `Expired` when `from` is older than the history kept.
+    pub fn watch(&self, filter: WatchFilter, from: Option<u64>) -> Result<Watch, StoreError> {
+        let inner = self.read();
+        // Subscribing under the lock means no change falls between replay and live events.
+        let live = self.changes.subscribe();
+        match from {
+            Some(v) if v < inner.history.compacted() => Err(StoreError::Expired {
+                requested: v,
+                oldest: inner.history.compacted(),
+            }),
+            Some(v) => {
+                let replay = inner.history.since(v).cloned().collect();
+                Ok(Watch::new(filter, Vec::new(), replay, live, v))
+            }
+            None => {
+                let initial = inner
+                    .scan(&filter.resource, filter.namespace.as_deref())
+                    .filter(|o| filter.labels.matches(o))
+                    .map(|o| view(&filter.resource, o))
+                    .filter(|o| filter.fields.matches(o))
+                    .map(WatchEvent::Added)
+                    .collect();
+                Ok(Watch::new(filter, initial, Vec::new(), live, inner.version))
+            }
+        }
+    }
+}
+
+fn scope(rt: &ResourceType, ns: Option<&str>) -> String {
+    if rt.namespaced {
+        ns.unwrap_or_default().to_string()
+    } else {
+        String::new()
+    }
+}
+
+fn patch_pins_version(patch: &Patch) -> bool {
+    match patch {
+        Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply(p) => {
+            meta_str(p, "resourceVersion").is_some()
+        }
+        // A JSON patch pins a version with a `test` op, which it checks itself.
+        Patch::Json(_) => false,
+    }
+}
+
+impl Inner {
+    fn has_namespace(&self, ns: &str) -> bool {
+        let key = StorageKey {
+            group: String::new(),
+            plural: "namespaces".into(),
+        };
+        self.objects
+            .get(&key)
+            .is_some_and(|m| m.contains_key(&(String::new(), ns.to_string())))
+    }
+
+    fn commit(
+        &mut self,
+        rt: &ResourceType,
+        key: (String, String),
+        mut obj: Value,
+        kind: ChangeType,
+        old: Option<Arc<Value>>,
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) -> Arc<Value> {
+        self.version += 1;
+        meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(self.version.to_string()));
+        let obj = Arc::new(obj);
+        let map = self.objects.entry(rt.storage.clone()).or_default();
+        map.insert(key.clone(), Arc::clone(&obj));
+        self.record(rt, key, kind, Arc::clone(&obj), old, changes);
+        obj
+    }
+
+    fn remove(
+        &mut self,
+        rt: &ResourceType,
+        key: (String, String),
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) -> Arc<Value> {
+        let old = self
+            .objects
+            .get_mut(&rt.storage)
+            .and_then(|m| m.remove(&key))
+            .unwrap_or_default();
+        self.version += 1;
+        let mut gone = (*old).clone();
+        meta::meta_mut(&mut gone).insert("resourceVersion".into(), json!(self.version.to_string()));
+        let gone = Arc::new(gone);
+        self.record(
+            rt,
+            key,
+            ChangeType::Deleted,
+            Arc::clone(&gone),
+            Some(old),
+            changes,
+        );
+        gone
+    }
+
+    fn record(
+        &mut self,
+        rt: &ResourceType,
+        (ns, name): (String, String),
+        kind: ChangeType,
+        object: Arc<Value>,
+        old: Option<Arc<Value>>,
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) {
+        let change = Arc::new(Change {
+            kind,
+            storage: rt.storage.clone(),
+            namespace: (!ns.is_empty()).then_some(ns),
+            name,
+            resource_version: self.version,
+            object,
+            old,
+        });
+        self.history.push(Arc::clone(&change));
+        // No subscriber is not an error: the history still serves later watches.
+        let _ = changes.send(change);
+    }
+
+    fn delete_namespace_contents(&mut self, ns: &str, changes: &broadcast::Sender<Arc<Change>>) {
+        let types: Vec<Arc<ResourceType>> = self.registry.all().to_vec();
+        let mut seen = Vec::new();
+        for rt in types.iter().filter(|t| t.namespaced && !t.is_events_v1()) {
+            if seen.contains(&rt.storage) {
+                continue;
+            }
+            seen.push(rt.storage.clone());
+            let keys: Vec<_> = self
+                .objects
+                .get(&rt.storage)
+                .map(|m| m.keys().filter(|(n, _)| n == ns).cloned().collect())
+                .unwrap_or_default();
+            for key in keys {
+                self.remove(rt, key, changes);
+            }
+        }
+    }
+
+    /// Stored objects of a resource, in one namespace or all, in key order.
+    fn scan<'a>(
+        &'a self,
+        rt: &ResourceType,
+        ns: Option<&'a str>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
+        let Some(map) = self.objects.get(&rt.storage) else {
+            return Box::new(std::iter::empty());
+        };
+        match ns.filter(|_| rt.namespaced) {
+            Some(ns) => Box::new(
+                map.range((ns.to_string(), String::new())..)
+                    .take_while(move |((n, _), _)| n == ns)
+                    .map(|(_, v)| v),
+            ),
+            None => Box::new(map.values()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
