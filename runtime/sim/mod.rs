@@ -65,6 +65,11 @@ pub enum SimError {
         name: String,
         message: String,
     },
+    #[error("creating the system namespaces")]
+    SystemNamespaces {
+        #[source]
+        source: store::StoreError,
+    },
     #[error("starting the async runtime of the simulated cluster")]
     Runtime {
         #[source]

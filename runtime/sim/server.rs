@@ -57,6 +57,7 @@ pub struct SimHandle {
     url: String,
     kubeconfig: String,
     kubeconfig_path: PathBuf,
+    token: String,
     store: Store,
     faults: Faults,
     counts: RequestCounts,
@@ -135,6 +136,8 @@ impl SimServer {
         // Both ring and aws-lc may be compiled in through dependencies; pick ring once.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::new(options.store.clone());
+        load::ensure_system_namespaces(&store)
+            .map_err(|source| SimError::SystemNamespaces { source })?;
         for path in &options.manifests {
             load::load_file(&store, path)?;
         }
@@ -197,6 +200,7 @@ impl SimServer {
             url,
             kubeconfig,
             kubeconfig_path,
+            token,
             store,
             faults,
             counts,
@@ -224,6 +228,11 @@ impl SimHandle {
     /// The written kubeconfig file.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig_path
+    }
+
+    /// The bearer token clients must send.
+    pub fn token(&self) -> &str {
+        &self.token
     }
 
     /// The store, for controllers and tests that work without HTTP.

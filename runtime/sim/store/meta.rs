@@ -45,6 +45,19 @@ pub fn new_uid() -> String {
     )
 }
 
+/// Drops fields whose value is `null`, as decoding into the API types does on a real server;
+/// kept nulls would make every later `kubectl apply` see a change.
+pub fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, v| !v.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 /// Checks what a body must hold before create or update: an object, the kind of the URL,
 /// the URL's namespace, a valid name and string-valued labels and annotations.
 pub fn check_body(

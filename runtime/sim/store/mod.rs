@@ -266,6 +266,7 @@ impl Store {
     ) -> Result<Value, StoreError> {
         meta::check_body(rt, ns, &obj)?;
         let mut obj = storage_form(rt, obj);
+        meta::strip_nulls(&mut obj);
         let ns = if rt.namespaced {
             ns.or(meta_str(&obj, "namespace")).map(String::from)
         } else {
@@ -394,6 +395,7 @@ impl Store {
                 .and_then(|m| m.get(&key).cloned())
                 .ok_or_else(|| Self::not_found(rt, name))?;
             let mut new = storage_form(rt, make(&view(rt, &old))?);
+            meta::strip_nulls(&mut new);
             let wanted = meta_str(&new, "resourceVersion")
                 .unwrap_or_default()
                 .to_string();
@@ -434,8 +436,10 @@ impl Store {
             if !Arc::ptr_eq(&current, &old) {
                 continue;
             }
-            if dry_run {
-                meta::meta_mut(&mut new).insert("resourceVersion".into(), json!(current_version));
+            meta::meta_mut(&mut new).insert("resourceVersion".into(), json!(current_version));
+            // As the real server does, a write that changes nothing is not stored and moves
+            // no version, so watchers see no event.
+            if dry_run || new == *old {
                 return Ok(view(rt, &new));
             }
             let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);

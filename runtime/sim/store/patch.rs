@@ -66,7 +66,10 @@ fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
         | "env"
         | "volumes"
         | "imagePullSecrets"
-        | "resourceClaims" => Some("name"),
+        | "resourceClaims"
+        | "webhooks"
+        | "sysctls" => Some("name"),
+        "readinessGates" => Some("conditionType"),
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "hostAliases" => Some("ip"),
