@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -229,15 +229,29 @@ fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, 
     let mut meta = json!({"resourceVersion": page.resource_version.to_string()});
     if let Some(c) = page.continue_token {
         meta["continue"] = json!(c);
-        meta["remainingItemCount"] = json!(page.remaining.unwrap_or(0));
+        if let Some(n) = page.remaining {
+            meta["remainingItemCount"] = json!(n);
+        }
     }
-    let list = json!({
-        "kind": format!("{}List", target.rt.kind),
-        "apiVersion": target.rt.api_version(),
-        "metadata": meta,
-        "items": page.items,
-    });
-    Ok(json(&list))
+    let items: Vec<&Value> = page.items.iter().map(|i| i.as_ref()).collect();
+    let list = ListBody {
+        kind: format!("{}List", target.rt.kind),
+        api_version: target.rt.api_version(),
+        metadata: meta,
+        items,
+    };
+    // Serialised from the shared objects, without copying them into a new document.
+    let bytes = serde_json::to_vec(&list).unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
+}
+
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    kind: String,
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    metadata: Value,
+    items: Vec<&'a Value>,
 }
 
 fn delete_collection(

@@ -59,7 +59,7 @@ impl Stream {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => None,
             () = tokio::time::sleep_until(quiet) => Some(self.bookmark(false)),
-            event = self.watch.next() => event.map(|e| line(&e.to_json())),
+            event = self.watch.next() => event.map(|e| Bytes::from(e.to_line())),
         }
     }
 }

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use super::select::{FieldSelector, LabelSelector};
-use super::{Store, StoreError, view};
+use super::{Store, StoreError, view, view_shared};
 use crate::sim::kinds::ResourceType;
 
 /// What a list selects and how much of it.
@@ -26,9 +26,11 @@ pub struct ListOptions {
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
-    pub items: Vec<Value>,
+    /// The objects, shared with the store where their shape is the stored one.
+    pub items: Vec<std::sync::Arc<Value>>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
+    /// Objects after this page, when no selector makes counting them costly.
     pub remaining: Option<usize>,
 }
 
@@ -88,42 +90,33 @@ impl Store {
         } else {
             opts.limit
         };
-        let mut items = Vec::new();
-        let mut last = None;
-        let mut remaining = 0usize;
-        let candidates = inner.scan(rt, ns).filter(|o| opts.labels.matches(o));
-        for obj in candidates {
-            let key = key_of(obj);
-            if after.as_ref().is_some_and(|a| &key <= a) {
-                continue;
-            }
+        let selected = opts.labels.is_empty() && opts.fields.is_empty();
+        let mut candidates = inner
+            .scan_after(rt, ns, after)
+            .filter(|o| opts.labels.matches(o))
             // Converting is only needed to match fields and for the items returned.
-            if !opts.fields.is_empty() && !opts.fields.matches(&view(rt, obj)) {
-                continue;
+            .filter(|o| opts.fields.is_empty() || opts.fields.matches(&view(rt, o)));
+        let items: Vec<_> = candidates
+            .by_ref()
+            .take(limit)
+            .map(|o| view_shared(rt, o))
+            .collect();
+        let more = candidates.next().is_some();
+        // Like the real server, count what is left only when nothing is filtered out.
+        let remaining = (more && selected).then(|| 1 + candidates.count());
+        let continue_token = more.then(|| {
+            let (ns, name) = items.last().map(|o| key_of(o)).unwrap_or_default();
+            Token {
+                rv: version,
+                ns,
+                name,
             }
-            if items.len() < limit {
-                items.push(view(rt, obj));
-                last = Some(key);
-            } else {
-                remaining += 1;
-            }
-        }
-        let continue_token = (remaining > 0)
-            .then(|| {
-                last.map(|(ns, name)| {
-                    Token {
-                        rv: version,
-                        ns,
-                        name,
-                    }
-                    .encode()
-                })
-            })
-            .flatten();
+            .encode()
+        });
         Ok(ListPage {
             items,
             resource_version: version,
-            remaining: continue_token.as_ref().map(|_| remaining),
+            remaining,
             continue_token,
         })
     }

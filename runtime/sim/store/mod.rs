@@ -7,6 +7,7 @@
 //! subscribers. Admission hooks may change an object before it is stored.
 
 mod events;
+mod inner;
 pub mod meta;
 mod patch;
 pub mod select;
@@ -103,7 +104,7 @@ impl Default for StoreOptions {
 
 type Objects = BTreeMap<(String, String), Arc<Value>>;
 
-struct Inner {
+pub(crate) struct Inner {
     registry: Registry,
     version: u64,
     objects: HashMap<StorageKey, Objects>,
@@ -140,6 +141,17 @@ pub fn view(rt: &ResourceType, stored: &Value) -> Value {
     let mut out = stored.clone();
     out["apiVersion"] = json!(rt.api_version());
     out
+}
+
+/// Like [`view`], sharing the stored object when the shapes are the same.
+pub fn view_shared(rt: &ResourceType, stored: &Arc<Value>) -> Arc<Value> {
+    let same = !rt.is_events_v1()
+        && stored.get("apiVersion").and_then(Value::as_str) == Some(rt.api_version().as_str());
+    if same {
+        Arc::clone(stored)
+    } else {
+        Arc::new(view(rt, stored))
+    }
 }
 
 fn storage_form(rt: &ResourceType, obj: Value) -> Value {
@@ -501,8 +513,8 @@ impl Store {
                 let initial = inner
                     .scan(&filter.resource, filter.namespace.as_deref())
                     .filter(|o| filter.labels.matches(o))
-                    .map(|o| view(&filter.resource, o))
-                    .filter(|o| filter.fields.matches(o))
+                    .map(|o| view_shared(&filter.resource, o))
+                    .filter(|o| filter.fields.is_empty() || filter.fields.matches(o))
                     .map(WatchEvent::Added)
                     .collect();
                 Ok(Watch::new(filter, initial, Vec::new(), live, inner.version))
@@ -526,123 +538,6 @@ fn patch_pins_version(patch: &Patch) -> bool {
         }
         // A JSON patch pins a version with a `test` op, which it checks itself.
         Patch::Json(_) => false,
-    }
-}
-
-impl Inner {
-    fn has_namespace(&self, ns: &str) -> bool {
-        let key = StorageKey {
-            group: String::new(),
-            plural: "namespaces".into(),
-        };
-        self.objects
-            .get(&key)
-            .is_some_and(|m| m.contains_key(&(String::new(), ns.to_string())))
-    }
-
-    fn commit(
-        &mut self,
-        rt: &ResourceType,
-        key: (String, String),
-        mut obj: Value,
-        kind: ChangeType,
-        old: Option<Arc<Value>>,
-        changes: &broadcast::Sender<Arc<Change>>,
-    ) -> Arc<Value> {
-        self.version += 1;
-        meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(self.version.to_string()));
-        let obj = Arc::new(obj);
-        let map = self.objects.entry(rt.storage.clone()).or_default();
-        map.insert(key.clone(), Arc::clone(&obj));
-        self.record(rt, key, kind, Arc::clone(&obj), old, changes);
-        obj
-    }
-
-    fn remove(
-        &mut self,
-        rt: &ResourceType,
-        key: (String, String),
-        changes: &broadcast::Sender<Arc<Change>>,
-    ) -> Arc<Value> {
-        let old = self
-            .objects
-            .get_mut(&rt.storage)
-            .and_then(|m| m.remove(&key))
-            .unwrap_or_default();
-        self.version += 1;
-        let mut gone = (*old).clone();
-        meta::meta_mut(&mut gone).insert("resourceVersion".into(), json!(self.version.to_string()));
-        let gone = Arc::new(gone);
-        self.record(
-            rt,
-            key,
-            ChangeType::Deleted,
-            Arc::clone(&gone),
-            Some(old),
-            changes,
-        );
-        gone
-    }
-
-    fn record(
-        &mut self,
-        rt: &ResourceType,
-        (ns, name): (String, String),
-        kind: ChangeType,
-        object: Arc<Value>,
-        old: Option<Arc<Value>>,
-        changes: &broadcast::Sender<Arc<Change>>,
-    ) {
-        let change = Arc::new(Change {
-            kind,
-            storage: rt.storage.clone(),
-            namespace: (!ns.is_empty()).then_some(ns),
-            name,
-            resource_version: self.version,
-            object,
-            old,
-        });
-        self.history.push(Arc::clone(&change));
-        // No subscriber is not an error: the history still serves later watches.
-        let _ = changes.send(change);
-    }
-
-    fn delete_namespace_contents(&mut self, ns: &str, changes: &broadcast::Sender<Arc<Change>>) {
-        let types: Vec<Arc<ResourceType>> = self.registry.all().to_vec();
-        let mut seen = Vec::new();
-        for rt in types.iter().filter(|t| t.namespaced && !t.is_events_v1()) {
-            if seen.contains(&rt.storage) {
-                continue;
-            }
-            seen.push(rt.storage.clone());
-            let keys: Vec<_> = self
-                .objects
-                .get(&rt.storage)
-                .map(|m| m.keys().filter(|(n, _)| n == ns).cloned().collect())
-                .unwrap_or_default();
-            for key in keys {
-                self.remove(rt, key, changes);
-            }
-        }
-    }
-
-    /// Stored objects of a resource, in one namespace or all, in key order.
-    fn scan<'a>(
-        &'a self,
-        rt: &ResourceType,
-        ns: Option<&'a str>,
-    ) -> Box<dyn Iterator<Item = &'a Arc<Value>> + 'a> {
-        let Some(map) = self.objects.get(&rt.storage) else {
-            return Box::new(std::iter::empty());
-        };
-        match ns.filter(|_| rt.namespaced) {
-            Some(ns) => Box::new(
-                map.range((ns.to_string(), String::new())..)
-                    .take_while(move |((n, _), _)| n == ns)
-                    .map(|(_, v)| v),
-            ),
-            None => Box::new(map.values()),
-        }
     }
 }
 

@@ -84,6 +84,11 @@ impl LabelSelector {
         Ok(Self(reqs))
     }
 
+    /// Whether the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether the labels of `obj` satisfy every requirement.
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.get("metadata").and_then(|m| m.get("labels"));

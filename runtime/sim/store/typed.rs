@@ -51,7 +51,14 @@ impl Store {
     ) -> Result<Vec<K>, StoreError> {
         let rt = self.resource_of::<K>()?;
         let page = self.list(&rt, ns, &super::ListOptions::default())?;
-        page.items.into_iter().map(from_value).collect()
+        page.items
+            .iter()
+            .map(|i| {
+                K::deserialize(i.as_ref()).map_err(|e| StoreError::BadRequest {
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// Creates a typed object in its own namespace.

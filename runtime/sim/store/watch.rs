@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::select::{FieldSelector, LabelSelector};
-use super::view;
+use super::{view, view_shared};
 use crate::sim::kinds::{ResourceType, StorageKey};
 
 /// What happened to an object.
@@ -91,7 +91,8 @@ pub struct WatchFilter {
 impl WatchFilter {
     fn selects(&self, obj: &Value) -> bool {
         // Field selectors name the fields of the resource's own shape (`regarding.name`).
-        self.labels.matches(obj) && self.fields.matches(&view(&self.resource, obj))
+        self.labels.matches(obj)
+            && (self.fields.is_empty() || self.fields.matches(&view(&self.resource, obj)))
     }
 
     fn in_scope(&self, change: &Change) -> bool {
@@ -103,20 +104,39 @@ impl WatchFilter {
 /// An event a watch delivers, in the watched resource's shape.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {
-    Added(Value),
-    Modified(Value),
-    Deleted(Value),
+    Added(Arc<Value>),
+    Modified(Arc<Value>),
+    Deleted(Arc<Value>),
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    object: &'a Value,
 }
 
 impl WatchEvent {
-    /// The event as one line of a watch stream.
-    pub fn to_json(&self) -> Value {
-        let (kind, object) = match self {
+    fn parts(&self) -> (&'static str, &Value) {
+        match self {
             WatchEvent::Added(o) => ("ADDED", o),
             WatchEvent::Modified(o) => ("MODIFIED", o),
             WatchEvent::Deleted(o) => ("DELETED", o),
-        };
+        }
+    }
+
+    /// The event as a watch stream carries it.
+    pub fn to_json(&self) -> Value {
+        let (kind, object) = self.parts();
         serde_json::json!({"type": kind, "object": object})
+    }
+
+    /// The event as one line of a watch stream, newline included, without copying the object.
+    pub fn to_line(&self) -> Vec<u8> {
+        let (kind, object) = self.parts();
+        let mut out = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
+        out.push(b'\n');
+        out
     }
 
     pub fn object(&self) -> &Value {
@@ -194,7 +214,7 @@ impl Watch {
             return None;
         }
         let now = self.filter.selects(&change.object);
-        let obj = || view(&self.filter.resource, &change.object);
+        let obj = || view_shared(&self.filter.resource, &change.object);
         match change.kind {
             ChangeType::Added => now.then(|| WatchEvent::Added(obj())),
             ChangeType::Deleted => now.then(|| WatchEvent::Deleted(obj())),
