@@ -51,7 +51,6 @@ impl Default for SimOptions {
 pub struct SimServer;
 
 /// A running server; dropping it stops the server.
-#[derive(Debug)]
 pub struct SimHandle {
     addr: SocketAddr,
     url: String,
@@ -270,8 +269,47 @@ impl SimHandle {
     }
 }
 
+// The token and the kubeconfig holding it stay out of logs.
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("url", &self.url)
+            .field("kubeconfig_path", &self.kubeconfig_path)
+            .field("token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for SimHandle {
     fn drop(&mut self) {
         self.handle.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_kubeconfig_names_the_server_and_debug_hides_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kc");
+        let options = SimOptions {
+            token: Some("s3cret-token".into()),
+            kubeconfig_out: Some(path.clone()),
+            ..Default::default()
+        };
+        let sim = SimServer::start(options).await.unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(written, sim.kubeconfig());
+        assert!(written.contains(&format!("server: https://{}", sim.addr())));
+        assert!(written.contains("token: s3cret-token"));
+        assert!(written.contains("certificate-authority-data: "));
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!format!("{sim:?}").contains("s3cret-token"));
     }
 }
