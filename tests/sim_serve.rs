@@ -21,7 +21,7 @@ async fn serves_loaded_manifests_until_sigterm() {
     )
     .unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
-    let mut child = runner()
+    let child = runner()
         .args(["sim", "serve", "--kubeconfig-out"])
         .arg(&kubeconfig)
         .arg("--manifests")
