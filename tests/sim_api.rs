@@ -465,3 +465,47 @@ async fn dry_run_writes_store_nothing() {
         "a dry run produced a change event"
     );
 }
+
+#[tokio::test]
+async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
+    use kube::runtime::watcher::{self, Event};
+    let (_sim, client) = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "app");
+    api.create(&PostParams::default(), &cm("first"))
+        .await
+        .unwrap();
+    for (i, config) in [
+        watcher::Config::default(),
+        watcher::Config::default().streaming_lists(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut events = watcher::watcher(api.clone(), config).boxed();
+        let mut seen = Vec::new();
+        let name = format!("later-{i}");
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), events.try_next()).await;
+            match next.expect("event in time").unwrap().unwrap() {
+                Event::Init => seen.push("init".to_string()),
+                Event::InitApply(c) => {
+                    seen.push(format!("init-apply {}", c.metadata.name.unwrap()))
+                }
+                Event::InitDone => {
+                    seen.push("init-done".into());
+                    api.create(&PostParams::default(), &cm(&name))
+                        .await
+                        .unwrap();
+                }
+                Event::Apply(c) => {
+                    seen.push(format!("apply {}", c.metadata.name.unwrap()));
+                    break;
+                }
+                Event::Delete(c) => panic!("unexpected delete of {:?}", c.metadata.name),
+            }
+        }
+        assert_eq!(seen[0], "init");
+        assert!(seen.contains(&"init-apply first".to_string()), "{seen:?}");
+        assert_eq!(seen.last().unwrap(), &format!("apply {name}"));
+    }
+}

@@ -491,3 +491,63 @@ async fn a_wrong_token_is_unauthorized() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_send_protobuf_that_is_stored_as_json() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kubectl::start(Vec::new()).await;
+    k.ok(&["create", "namespace", "typed"]).await;
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "typed",
+        "--image=nginx:1",
+        "--replicas=2",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "typed",
+        "--from-literal=k=v",
+    ])
+    .await;
+    k.ok(&["create", "serviceaccount", "sa", "-n", "typed"])
+        .await;
+    k.ok(&["create", "job", "once", "-n", "typed", "--image=busybox"])
+        .await;
+
+    let store = k.sim.store();
+    let d = store
+        .get(&k.rt("apps", "deployments"), Some("typed"), "web")
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"], json!({"app": "web"}));
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1"
+    );
+    assert_eq!(d["metadata"]["generation"], 1);
+    let s = store.get(&k.rt("", "secrets"), Some("typed"), "s").unwrap();
+    assert_eq!(s["data"], json!({"k": "dg=="}));
+    assert!(
+        store
+            .get(&k.rt("", "serviceaccounts"), Some("typed"), "sa")
+            .is_ok()
+    );
+    let job = store
+        .get(&k.rt("batch", "jobs"), Some("typed"), "once")
+        .unwrap();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+    assert_eq!(k.sim.counts().get("create", "deployments.apps"), 1);
+}

@@ -332,7 +332,8 @@ impl Store {
         Ok(view(rt, &obj))
     }
 
-    /// Deletes an object, and with a namespace everything in it.
+    /// Deletes an object, the objects it owns (`ownerReferences`), and with a namespace
+    /// everything in it.
     ///
     /// # Errors
     ///
@@ -360,6 +361,10 @@ impl Store {
             inner.delete_namespace_contents(name, &self.changes);
         }
         let gone = inner.remove(rt, key, &self.changes);
+        // Only workloads own objects here; skipping the scan keeps mass pod deletes linear.
+        if matches!(rt.group.as_str(), "apps" | "batch") {
+            inner.delete_dependents(&gone, &self.changes);
+        }
         Ok(view(rt, &gone))
     }
 
