@@ -438,6 +438,42 @@ async fn events_share_one_store_across_both_apis_and_counts_are_kept() {
     assert_eq!(code, 200);
     assert_eq!(list["items"][0]["note"], "Updated identity issuer");
     assert_eq!(list["items"][0]["apiVersion"], "events.k8s.io/v1");
+    let (_, core) = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/app/events/issuer.1",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (core["apiVersion"].as_str(), core["message"].as_str()),
+        (Some("v1"), Some("Updated identity issuer"))
+    );
+    let v1 = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "issuer.2"}, "reason": "IssuerUpdated", "note": "again",
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "identity",
+        "reportingInstance": "identity-1", "action": "Update", "type": "Normal",
+        "regarding": {"kind": "Deployment", "name": "linkerd-identity", "namespace": "app"}});
+    let (code, _) = raw(
+        &client,
+        "POST",
+        "/apis/events.k8s.io/v1/namespaces/app/events",
+        "application/json",
+        &v1.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (_, core) = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/app/events/issuer.2",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(core["involvedObject"]["name"], "linkerd-identity");
+    assert_eq!(core["message"], "again");
     assert_eq!(sim.counts().get("create", "events"), 1);
     assert_eq!(sim.counts().get("list", "events.events.k8s.io"), 1);
 }

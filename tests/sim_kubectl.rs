@@ -551,3 +551,55 @@ async fn typed_create_commands_send_protobuf_that_is_stored_as_json() {
     );
     assert_eq!(k.sim.counts().get("create", "deployments.apps"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_of_an_installed_crd_are_served() {
+    if !kubectl_present() {
+        return;
+    }
+    let Some(dir) = fixtures() else { return };
+    let k = Kubectl::start(vec![dir.join("install-stable-2.11.0.yaml")]).await;
+    let sp = k.cache.path().join("sp.yaml");
+    let text = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: web.emojivoto.svc.cluster.local\n  namespace: linkerd\nspec:\n  routes:\n  - name: GET /\n    condition:\n      method: GET\n";
+    std::fs::write(&sp, text).unwrap();
+    let out = k.ok(&["apply", "-f", sp.to_str().unwrap()]).await;
+    assert_eq!(
+        out,
+        "serviceprofile.linkerd.io/web.emojivoto.svc.cluster.local created\n"
+    );
+    let names = k.ok(&["get", "sp", "-n", "linkerd", "-o", "name"]).await;
+    assert_eq!(
+        names,
+        "serviceprofile.linkerd.io/web.emojivoto.svc.cluster.local\n"
+    );
+    std::fs::write(&sp, text.replace("GET /", "GET /web")).unwrap();
+    k.ok(&["apply", "-f", sp.to_str().unwrap()]).await;
+    let route = k
+        .ok(&[
+            "get",
+            "sp",
+            "-n",
+            "linkerd",
+            "-o",
+            "jsonpath={.items[0].spec.routes[0].name}",
+        ])
+        .await;
+    assert_eq!(route, "GET /web");
+    // Strategic merge needs a schema the server has only for its own kinds.
+    let patch = k
+        .run(&[
+            "patch",
+            "sp",
+            "web.emojivoto.svc.cluster.local",
+            "-n",
+            "linkerd",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"retryBudget":null}}"#,
+        ])
+        .await;
+    assert!(!patch.status.success());
+    assert!(
+        String::from_utf8_lossy(&patch.stderr).contains("strategic merge patch is not supported")
+    );
+}
