@@ -346,6 +346,9 @@ async fn requests_without_the_token_get_401() {
         (code, status["reason"].as_str()),
         (401, Some("Unauthorized"))
     );
+    // As on a real server, the version is public.
+    let (code, version) = raw(&client, "GET", "/version", "", "").await;
+    assert_eq!((code, version["minor"].as_str()), (200, Some("33")));
 }
 
 #[tokio::test]

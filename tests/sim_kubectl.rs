@@ -182,6 +182,12 @@ async fn emojivoto_lists_restarts_and_rolls_out() {
             .count(),
         7
     );
+    let everything = k.ok(&["get", "all", "-n", "emojivoto", "-o", "name"]).await;
+    assert!(everything.contains("service/web-svc\n"), "{everything}");
+    assert!(
+        everything.contains("deployment.apps/vote-bot\n"),
+        "{everything}"
+    );
 
     // Pods are made by the test here; the simulated controllers come with the next issue.
     let pods = k.rt("", "pods");
