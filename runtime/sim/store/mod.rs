@@ -210,7 +210,8 @@ impl Store {
             .push(hook);
     }
 
-    /// Every committed change from now on, for controllers.
+    /// Every committed change from now on, for controllers. A receiver that falls more than
+    /// 65,536 changes behind gets `Lagged` and should read the current state again.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
     }

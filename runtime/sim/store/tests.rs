@@ -141,6 +141,10 @@ fn typed_access_and_admission_hooks() {
         Err(StoreError::Denied { .. })
     ));
     assert_eq!(store.list_typed::<ConfigMap>(Some("a")).unwrap().len(), 1);
+    let mut watch = store.watch_typed::<ConfigMap>(Some("a"), None).unwrap();
+    let first = futures::executor::block_on(watch.next()).unwrap();
+    let decoded: ConfigMap = first.decode().unwrap();
+    assert_eq!(decoded.metadata.name.as_deref(), Some("typed"));
 }
 
 #[test]
