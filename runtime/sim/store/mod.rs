@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     registry: Registry,
     version: u64,
     objects: HashMap<StorageKey, Objects>,
+    /// Objects per resource and namespace, so that a page can say how many remain.
+    per_namespace: HashMap<(StorageKey, String), usize>,
     history: History,
 }
 
@@ -170,6 +172,7 @@ impl Store {
             registry: Registry::default(),
             version: 1,
             objects: HashMap::new(),
+            per_namespace: HashMap::new(),
             history: History::new(options.history.max(1)),
         };
         Self {

@@ -71,8 +71,10 @@ fn pages_cover_everything_once() {
         ..Default::default()
     };
     let mut names = Vec::new();
+    let mut remaining = Vec::new();
     loop {
         let page = store.list(&cms, Some("a"), &opts).unwrap();
+        remaining.push(page.remaining);
         names.extend(
             page.items
                 .iter()
@@ -85,6 +87,7 @@ fn pages_cover_everything_once() {
     }
     let expected: Vec<String> = (0..25).map(|i| format!("cm-{i:02}")).collect();
     assert_eq!(names, expected);
+    assert_eq!(remaining, [Some(15), Some(5), None]);
 }
 
 #[tokio::test]
