@@ -193,3 +193,31 @@ fn deleting_an_owner_deletes_what_it_owns() {
     assert!(store.get(&pods, Some("a"), "web-1-x").is_err());
     assert!(store.get(&pods, Some("a"), "lonely").is_ok());
 }
+
+#[test]
+fn concurrent_patches_lose_no_update() {
+    let (store, reg) = store_with_ns("a");
+    let cms = reg.lookup("", "v1", "configmaps").unwrap();
+    store
+        .create(&cms, Some("a"), cm("shared", "x"), false)
+        .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (store, cms) = (&store, &cms);
+            s.spawn(move || {
+                for i in 0..25 {
+                    let p = Patch::Merge(json!({"data": {format!("t{t}-{i}"): "1"}}));
+                    store
+                        .patch(cms, Some("a"), "shared", &p, false, false)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let data = store.get(&cms, Some("a"), "shared").unwrap()["data"].clone();
+    assert_eq!(
+        data.as_object().unwrap().len(),
+        101,
+        "one initial key and 100 patched ones"
+    );
+}

@@ -142,6 +142,10 @@ impl Store {
                 return Ok(view(rt, &new));
             }
             let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);
+            // A CRD that gains a version serves it from now on.
+            if rt.group == "apiextensions.k8s.io" {
+                inner.registry.add_crd(&obj);
+            }
             return Ok(view(rt, &obj));
         }
     }
