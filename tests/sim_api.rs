@@ -317,6 +317,17 @@ async fn bad_input_gets_the_real_status_and_changes_nothing() {
         );
         assert_eq!(status["kind"], "Status");
     }
+    let big = format!(
+        r#"{{"metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    let (code, status) = raw(&client, "POST", cms, "application/json", &big).await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
+    let (code, apps) = raw(&client, "GET", "/apis/apps", "", "").await;
+    assert_eq!((code, apps["kind"].as_str()), (200, Some("APIGroup")));
     let (_, missing) = raw(
         &client,
         "GET",

@@ -57,6 +57,19 @@ pub fn groups(registry: &Registry) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// The APIGroup document of `/apis/{group}`, or `None` when the group is not served.
+pub fn group(registry: &Registry, name: &str) -> Option<Value> {
+    let list = groups(registry);
+    let mut found = list["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"] == name)?
+        .clone();
+    found["kind"] = json!("APIGroup");
+    found["apiVersion"] = json!("v1");
+    Some(found)
+}
+
 const VERBS: &[&str] = &[
     "create",
     "delete",

@@ -25,6 +25,7 @@ pub struct Target {
 enum Route {
     CoreVersions,
     Groups,
+    Group(String),
     Resources(String, String),
     Resource(Target),
 }
@@ -38,6 +39,7 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
     let (group, version, rest) = match segs.as_slice() {
         ["api"] => return Ok(Route::CoreVersions),
         ["apis"] => return Ok(Route::Groups),
+        ["apis", g] => return Ok(Route::Group((*g).to_string())),
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(ApiError::unknown_resource()),
@@ -117,8 +119,25 @@ pub async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            let code = e.status();
+            let reason = if code == StatusCode::PAYLOAD_TOO_LARGE {
+                "RequestEntityTooLarge"
+            } else {
+                "BadRequest"
+            };
+            return ApiError::new(
+                code,
+                reason,
+                format!("reading the request body: {}", e.body_text()),
+            )
+            .into_response();
+        }
+    };
     match serve(&state, &method, &uri, &headers, &bytes).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -140,6 +159,11 @@ async fn serve(
     let target = match parse(state, uri.path())? {
         Route::CoreVersions => return Ok(json(&discovery::core_versions(&state.address))),
         Route::Groups => return Ok(json(&discovery::groups(&state.store.registry()))),
+        Route::Group(g) => {
+            return discovery::group(&state.store.registry(), &g)
+                .map(|d| json(&d))
+                .ok_or_else(ApiError::unknown_resource);
+        }
         Route::Resources(g, v) => {
             return discovery::resources(&state.store.registry(), &g, &v)
                 .map(|d| json(&d))
