@@ -8,6 +8,7 @@
 
 mod events;
 mod inner;
+mod list;
 pub mod meta;
 mod patch;
 pub mod select;
@@ -21,6 +22,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+pub use list::{ListOptions, ListPage};
 pub use patch::Patch;
 pub use select::{FieldSelector, LabelSelector};
 pub use watch::{Change, ChangeType, Watch, WatchEvent, WatchFilter};
@@ -29,10 +31,9 @@ use crate::sim::kinds::{Registry, ResourceType, StorageKey};
 use meta::meta_str;
 use watch::History;
 
-mod list;
-pub use list::{ListOptions, ListPage};
-
-/// Why the store refused a request; each maps to the `Status` the real server sends.
+/// Why the store refused a request; each maps to the `Status` the real server sends. The
+/// messages are the real server's words (capitals included), which clients and operators
+/// recognise and sometimes match.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error("{resource} \"{name}\" not found")]
