@@ -405,26 +405,42 @@ async fn events_patches_dry_runs_deletes_and_secrets() {
     assert_eq!(out, "configmap/dry created (server dry run)\n");
     assert_eq!(k.sim.store().resource_version(), version);
 
-    // Server-side apply creates, then merges the applied fields.
+    // Server-side apply creates; a later apply by the same manager changes what it applies
+    // and removes what it no longer applies, and leaves fields others set.
+    let with_x = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: v\n  x: y\n";
+    std::fs::write(&manifest, with_x).unwrap();
     k.ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;
-    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: w\n").unwrap();
+    k.ok(&[
+        "patch",
+        "cm",
+        "dry",
+        "-n",
+        "emojivoto",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"mine":"1"}}"#,
+    ])
+    .await;
+    std::fs::write(&manifest, with_x.replace("  k: v\n  x: y\n", "  k: w\n")).unwrap();
     let out = k
         .ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;
     assert_eq!(out, "configmap/dry serverside-applied\n");
-    assert_eq!(
-        k.ok(&[
+    let data = k
+        .ok(&[
             "get",
             "cm",
             "dry",
             "-n",
             "emojivoto",
             "-o",
-            "jsonpath={.data.k}"
+            "jsonpath={.data}",
         ])
-        .await,
-        "w"
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap(),
+        json!({"k": "w", "mine": "1"})
     );
 
     assert_eq!(

@@ -63,15 +63,29 @@ pub fn object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
 ///
 /// # Errors
 ///
-/// 400 for a malformed patch, 415 for a content type that is not a patch type.
-pub fn patch(headers: &HeaderMap, bytes: &[u8]) -> Result<Patch, ApiError> {
+/// 400 for a malformed patch, 415 for a content type that is not a patch type, 422 for an
+/// apply patch without a field manager.
+pub fn patch(headers: &HeaderMap, bytes: &[u8], manager: Option<&str>) -> Result<Patch, ApiError> {
     match content_type(headers).as_str() {
         "application/json-patch+json" => serde_json::from_slice(bytes)
             .map(Patch::Json)
             .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}"))),
         "application/merge-patch+json" => parse_json(bytes).map(Patch::Merge),
         "application/strategic-merge-patch+json" => parse_json(bytes).map(Patch::Strategic),
-        "application/apply-patch+yaml" => parse_yaml(bytes).map(Patch::Apply),
+        "application/apply-patch+yaml" => {
+            let manager = manager.filter(|m| !m.is_empty()).ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                )
+            })?;
+            let body = parse_yaml(bytes)?;
+            Ok(Patch::Apply {
+                body,
+                manager: manager.to_string(),
+            })
+        }
         other => Err(ApiError::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",

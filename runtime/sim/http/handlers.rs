@@ -208,7 +208,7 @@ async fn serve(
         }
         (&Method::PATCH, Some(name)) => {
             count("patch");
-            let patch = body::patch(headers, bytes)?;
+            let patch = body::patch(headers, bytes, params.get("fieldManager"))?;
             if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,

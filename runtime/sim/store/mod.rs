@@ -6,6 +6,7 @@
 //! next resource version, is recorded in a bounded history for watches, and is broadcast to
 //! subscribers. Admission hooks may change an object before it is stored.
 
+mod apply;
 mod events;
 mod inner;
 mod list;
@@ -416,7 +417,7 @@ pub(super) fn scope(rt: &ResourceType, ns: Option<&str>) -> String {
 
 pub(super) fn patch_pins_version(patch: &Patch) -> bool {
     match patch {
-        Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply(p) => {
+        Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply { body: p, .. } => {
             meta_str(p, "resourceVersion").is_some()
         }
         // A JSON patch pins a version with a `test` op, which it checks itself.

@@ -2,8 +2,7 @@
 //!
 //! Strategic merge knows the merge keys of the list fields workloads use (containers, env,
 //! volumes, ports, …) by field name; other lists are replaced, as for types without a schema.
-//! Server-side apply merges the applied fields the same way. Field ownership is simplified:
-//! a field dropped from a later apply is kept rather than removed.
+//! Server-side apply merges the applied fields the same way (see `apply` for ownership).
 
 use serde_json::{Map, Value};
 
@@ -15,7 +14,11 @@ pub enum Patch {
     Merge(Value),
     Strategic(Value),
     Json(json_patch::Patch),
-    Apply(Value),
+    /// Server-side apply of `body` by the field manager `manager`.
+    Apply {
+        body: Value,
+        manager: String,
+    },
 }
 
 impl Patch {
@@ -32,9 +35,14 @@ impl Patch {
                 require_object(p)?;
                 json_patch::merge(&mut out, p);
             }
-            Patch::Strategic(p) | Patch::Apply(p) => {
+            Patch::Strategic(p) => {
                 require_object(p)?;
-                strategic_merge(&mut out, p, matches!(self, Patch::Apply(_)));
+                strategic_merge(&mut out, p, false);
+            }
+            Patch::Apply { body, manager } => {
+                require_object(body)?;
+                let api_version = target["apiVersion"].as_str().unwrap_or_default();
+                out = super::apply::apply(Some(target), body, manager, api_version);
             }
             Patch::Json(p) => {
                 json_patch::patch(&mut out, p).map_err(|e| StoreError::PatchFailed {
@@ -57,7 +65,7 @@ fn require_object(p: &Value) -> Result<(), StoreError> {
 }
 
 /// The merge key of a list field, found by the field's name and its items.
-fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+pub(super) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let has = |k: &str| items.iter().all(|i| i.get(k).is_some()) && !items.is_empty();
     match field {
         "containers"

@@ -56,10 +56,11 @@ impl Store {
         status: bool,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
-        if let Patch::Apply(body) = patch
+        if let Patch::Apply { body, manager } = patch
             && self.get(rt, ns, name).is_err()
         {
-            return self.create(rt, ns, body.clone(), dry_run);
+            let created = super::apply::apply(None, body, manager, &rt.api_version());
+            return self.create(rt, ns, created, dry_run);
         }
         // Without a version in the patch itself, a patch applies to whatever is current.
         let pinned = patch_pins_version(patch);
