@@ -40,7 +40,7 @@ fn duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(d).map_err(|_| format!("invalid duration {text:?}: negative"))
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0, env = "RUNNER_SIM_PORT")]
@@ -78,6 +78,19 @@ pub struct ServeArgs {
     /// Changes kept for watches from older versions; older ones get 410 Gone.
     #[arg(long, default_value_t = 20_000)]
     pub history: usize,
+}
+
+// The token stays out of logs; the rest is what was asked for.
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("port", &self.port)
+            .field("kubeconfig_out", &self.kubeconfig_out)
+            .field("manifests", &self.manifests)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("faults", &self.options().faults)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeArgs {
