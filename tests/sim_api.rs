@@ -559,3 +559,28 @@ async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
         assert_eq!(seen.last().unwrap(), &format!("apply {name}"));
     }
 }
+
+#[tokio::test]
+async fn plain_http_serves_the_same_api() {
+    let sim = SimServer::start(SimOptions {
+        tls: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(sim.url().starts_with("http://127.0.0.1:"));
+    assert!(!sim.kubeconfig().contains("certificate-authority-data"));
+    let client = sim.client().await.unwrap();
+    let names: Vec<String> = Api::<Namespace>::all(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.metadata.name.unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "kube-node-lease", "kube-public", "kube-system"]
+    );
+}

@@ -58,25 +58,25 @@ pub struct ServeArgs {
     #[arg(long)]
     pub plain_http: bool,
     /// Share of requests (0–1) answered 500.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub error_rate: f64,
     /// Share of requests (0–1) answered 429 with Retry-After.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub throttle_rate: f64,
     /// Retry-After seconds of an injected 429.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
     pub retry_after: u32,
     /// Latency added to every request (e.g. 50ms).
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub latency: Option<Duration>,
     /// Cut every watch after this long (e.g. 30s).
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub watch_cut_after: Option<Duration>,
     /// Share of writes (0–1) answered 409 Conflict.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub conflict_rate: f64,
     /// Changes kept for watches from older versions; older ones get 410 Gone.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, value_name = "CHANGES", default_value_t = 20_000)]
     pub history: usize,
 }
 

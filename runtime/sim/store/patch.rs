@@ -176,7 +176,9 @@ fn merge_list(field: &str, have: &mut Vec<Value>, items: &[Value], apply: bool) 
         }
         return;
     }
-    let Some(key) = merge_key(field, items) else {
+    // Items without the merge key cannot be matched: such a list is replaced whole.
+    let keyed = merge_key(field, items).filter(|k| items.iter().all(|i| i.get(*k).is_some()));
+    let Some(key) = keyed else {
         *have = items.iter().cloned().map(strip_value).collect();
         return;
     };
@@ -268,5 +270,55 @@ mod tests {
     fn merge_patch_replaces_lists() {
         let out = Patch::Merge(json!({"spec": {"containers": [{"name": "x"}]}})).apply_to(&pod());
         assert_eq!(out.unwrap()["spec"]["containers"], json!([{"name": "x"}]));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    // JSON values whose object keys match `keys`.
+    fn json_value_with(keys: &'static str) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "[a-z]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        json_value_with("[a-z$/]{1,6}")
+    }
+
+    fn plain_object() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map("[a-z]{1,6}", json_value_with("[a-z]{1,6}"), 0..5)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        // Patches come from clients: any object patched with any object is an answer.
+        #[test]
+        fn any_strategic_patch_applies_without_panic(target in json_value(), patch in json_value()) {
+            let _ = Patch::Strategic(patch.clone()).apply_to(&target);
+            let _ = Patch::Merge(patch).apply_to(&target);
+        }
+
+        // An object without nulls or directives, applied onto itself, is unchanged.
+        #[test]
+        fn a_strategic_patch_of_an_object_with_itself_changes_nothing(obj in plain_object()) {
+            let mut clean = obj;
+            crate::sim::store::meta::strip_nulls(&mut clean);
+            let out = Patch::Strategic(clean.clone()).apply_to(&clean).unwrap();
+            prop_assert_eq!(out, clean);
+        }
     }
 }
