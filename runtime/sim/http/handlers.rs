@@ -227,11 +227,13 @@ async fn serve(
         }
         (&Method::DELETE, Some(name)) => {
             count("delete");
-            Ok(json(&store.delete(rt, ns, name, params.dry_run()?)?))
+            let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
+            let dry_run = params.dry_run()? || body_dry_run;
+            Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
         }
         (&Method::DELETE, None) => {
             count("deletecollection");
-            delete_collection(state, &target, &params)
+            delete_collection(state, &target, &params, headers, bytes)
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -289,6 +291,8 @@ fn delete_collection(
     state: &AppState,
     target: &Target,
     params: &Params,
+    headers: &HeaderMap,
+    bytes: &[u8],
 ) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
     let opts = ListOptions {
@@ -298,7 +302,7 @@ fn delete_collection(
     };
     let ns = target.namespace.as_deref();
     let page = state.store.list(&target.rt, ns, &opts)?;
-    let dry_run = params.dry_run()?;
+    let dry_run = params.dry_run()? || body::delete_options(headers, bytes)?.1;
     let mut items = Vec::new();
     for item in page.items {
         let name = item["metadata"]["name"]
