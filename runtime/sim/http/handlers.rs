@@ -20,6 +20,8 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub status: bool,
+    /// The request is for the `scale` subresource.
+    pub scale: bool,
 }
 
 enum Route {
@@ -64,9 +66,10 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
     if namespace.is_none() && rt.namespaced && name.is_some() {
         return Err(ApiError::unknown_resource());
     }
-    let status = match rest.get(2) {
-        None => false,
-        Some(&"status") if rt.status_subresource => true,
+    let (status, scale) = match rest.get(2) {
+        None => (false, false),
+        Some(&"status") if rt.status_subresource => (true, false),
+        Some(&"scale") if super::scale::scalable(&rt) => (false, true),
         Some(_) => return Err(ApiError::unknown_resource()),
     };
     if rest.len() > 3 {
@@ -77,6 +80,7 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
         namespace,
         name,
         status,
+        scale,
     }))
 }
 
@@ -175,6 +179,9 @@ async fn serve(
     let rt = &target.rt;
     let ns = target.namespace.as_deref();
     let count = |verb: &str| state.counts.record(verb, &rt.qualified());
+    if let (true, Some(name)) = (target.scale, target.name.as_deref()) {
+        return super::scale::serve(state, method, &target, name, &params, headers, bytes);
+    }
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch") => {
             count("watch");
