@@ -346,6 +346,9 @@ async fn requests_without_the_token_get_401() {
         (code, status["reason"].as_str()),
         (401, Some("Unauthorized"))
     );
+    // As on a real server, the version is public.
+    let (code, version) = raw(&client, "GET", "/version", "", "").await;
+    assert_eq!((code, version["minor"].as_str()), (200, Some("33")));
 }
 
 #[tokio::test]
@@ -438,6 +441,42 @@ async fn events_share_one_store_across_both_apis_and_counts_are_kept() {
     assert_eq!(code, 200);
     assert_eq!(list["items"][0]["note"], "Updated identity issuer");
     assert_eq!(list["items"][0]["apiVersion"], "events.k8s.io/v1");
+    let (_, core) = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/app/events/issuer.1",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (core["apiVersion"].as_str(), core["message"].as_str()),
+        (Some("v1"), Some("Updated identity issuer"))
+    );
+    let v1 = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "issuer.2"}, "reason": "IssuerUpdated", "note": "again",
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "identity",
+        "reportingInstance": "identity-1", "action": "Update", "type": "Normal",
+        "regarding": {"kind": "Deployment", "name": "linkerd-identity", "namespace": "app"}});
+    let (code, _) = raw(
+        &client,
+        "POST",
+        "/apis/events.k8s.io/v1/namespaces/app/events",
+        "application/json",
+        &v1.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201);
+    let (_, core) = raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/app/events/issuer.2",
+        "",
+        "",
+    )
+    .await;
+    assert_eq!(core["involvedObject"]["name"], "linkerd-identity");
+    assert_eq!(core["message"], "again");
     assert_eq!(sim.counts().get("create", "events"), 1);
     assert_eq!(sim.counts().get("list", "events.events.k8s.io"), 1);
 }
@@ -464,4 +503,48 @@ async fn dry_run_writes_store_nothing() {
         changes.try_recv().is_err(),
         "a dry run produced a change event"
     );
+}
+
+#[tokio::test]
+async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
+    use kube::runtime::watcher::{self, Event};
+    let (_sim, client) = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client, "app");
+    api.create(&PostParams::default(), &cm("first"))
+        .await
+        .unwrap();
+    for (i, config) in [
+        watcher::Config::default(),
+        watcher::Config::default().streaming_lists(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut events = watcher::watcher(api.clone(), config).boxed();
+        let mut seen = Vec::new();
+        let name = format!("later-{i}");
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(10), events.try_next()).await;
+            match next.expect("event in time").unwrap().unwrap() {
+                Event::Init => seen.push("init".to_string()),
+                Event::InitApply(c) => {
+                    seen.push(format!("init-apply {}", c.metadata.name.unwrap()))
+                }
+                Event::InitDone => {
+                    seen.push("init-done".into());
+                    api.create(&PostParams::default(), &cm(&name))
+                        .await
+                        .unwrap();
+                }
+                Event::Apply(c) => {
+                    seen.push(format!("apply {}", c.metadata.name.unwrap()));
+                    break;
+                }
+                Event::Delete(c) => panic!("unexpected delete of {:?}", c.metadata.name),
+            }
+        }
+        assert_eq!(seen[0], "init");
+        assert!(seen.contains(&"init-apply first".to_string()), "{seen:?}");
+        assert_eq!(seen.last().unwrap(), &format!("apply {name}"));
+    }
 }

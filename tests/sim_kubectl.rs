@@ -182,6 +182,12 @@ async fn emojivoto_lists_restarts_and_rolls_out() {
             .count(),
         7
     );
+    let everything = k.ok(&["get", "all", "-n", "emojivoto", "-o", "name"]).await;
+    assert!(everything.contains("service/web-svc\n"), "{everything}");
+    assert!(
+        everything.contains("deployment.apps/vote-bot\n"),
+        "{everything}"
+    );
 
     // Pods are made by the test here; the simulated controllers come with the next issue.
     let pods = k.rt("", "pods");
@@ -489,5 +495,117 @@ async fn a_wrong_token_is_unauthorized() {
     assert!(
         stderr.contains("You must be logged in to the server"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_create_commands_send_protobuf_that_is_stored_as_json() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kubectl::start(Vec::new()).await;
+    k.ok(&["create", "namespace", "typed"]).await;
+    k.ok(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "typed",
+        "--image=nginx:1",
+        "--replicas=2",
+    ])
+    .await;
+    k.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "s",
+        "-n",
+        "typed",
+        "--from-literal=k=v",
+    ])
+    .await;
+    k.ok(&["create", "serviceaccount", "sa", "-n", "typed"])
+        .await;
+    k.ok(&["create", "job", "once", "-n", "typed", "--image=busybox"])
+        .await;
+
+    let store = k.sim.store();
+    let d = store
+        .get(&k.rt("apps", "deployments"), Some("typed"), "web")
+        .unwrap();
+    assert_eq!(d["spec"]["replicas"], 2);
+    assert_eq!(d["spec"]["selector"]["matchLabels"], json!({"app": "web"}));
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx:1"
+    );
+    assert_eq!(d["metadata"]["generation"], 1);
+    let s = store.get(&k.rt("", "secrets"), Some("typed"), "s").unwrap();
+    assert_eq!(s["data"], json!({"k": "dg=="}));
+    assert!(
+        store
+            .get(&k.rt("", "serviceaccounts"), Some("typed"), "sa")
+            .is_ok()
+    );
+    let job = store
+        .get(&k.rt("batch", "jobs"), Some("typed"), "once")
+        .unwrap();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox"
+    );
+    assert_eq!(k.sim.counts().get("create", "deployments.apps"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_of_an_installed_crd_are_served() {
+    if !kubectl_present() {
+        return;
+    }
+    let Some(dir) = fixtures() else { return };
+    let k = Kubectl::start(vec![dir.join("install-stable-2.11.0.yaml")]).await;
+    let sp = k.cache.path().join("sp.yaml");
+    let text = "apiVersion: linkerd.io/v1alpha2\nkind: ServiceProfile\nmetadata:\n  name: web.emojivoto.svc.cluster.local\n  namespace: linkerd\nspec:\n  routes:\n  - name: GET /\n    condition:\n      method: GET\n";
+    std::fs::write(&sp, text).unwrap();
+    let out = k.ok(&["apply", "-f", sp.to_str().unwrap()]).await;
+    assert_eq!(
+        out,
+        "serviceprofile.linkerd.io/web.emojivoto.svc.cluster.local created\n"
+    );
+    let names = k.ok(&["get", "sp", "-n", "linkerd", "-o", "name"]).await;
+    assert_eq!(
+        names,
+        "serviceprofile.linkerd.io/web.emojivoto.svc.cluster.local\n"
+    );
+    std::fs::write(&sp, text.replace("GET /", "GET /web")).unwrap();
+    k.ok(&["apply", "-f", sp.to_str().unwrap()]).await;
+    let route = k
+        .ok(&[
+            "get",
+            "sp",
+            "-n",
+            "linkerd",
+            "-o",
+            "jsonpath={.items[0].spec.routes[0].name}",
+        ])
+        .await;
+    assert_eq!(route, "GET /web");
+    // Strategic merge needs a schema the server has only for its own kinds.
+    let patch = k
+        .run(&[
+            "patch",
+            "sp",
+            "web.emojivoto.svc.cluster.local",
+            "-n",
+            "linkerd",
+            "--type=strategic",
+            "-p",
+            r#"{"spec":{"retryBudget":null}}"#,
+        ])
+        .await;
+    assert!(!patch.status.success());
+    assert!(
+        String::from_utf8_lossy(&patch.stderr).contains("strategic merge patch is not supported")
     );
 }

@@ -17,6 +17,9 @@ pub struct ResourceType {
     pub short_names: Vec<String>,
     /// Whether the kind has a `status` subresource whose content the main resource ignores.
     pub status_subresource: bool,
+    /// A kind of Kubernetes itself, as opposed to one a CRD added; only these take
+    /// strategic-merge patches.
+    pub builtin: bool,
     /// The stored resource this one is a view of; `events.k8s.io` events live with core events.
     pub storage: StorageKey,
 }
@@ -44,6 +47,15 @@ impl ResourceType {
             self.plural.clone()
         } else {
             format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// The `apiVersion` objects of this resource are stored with (`v1` for both event APIs).
+    pub fn stored_api_version(&self) -> String {
+        if self.is_events_v1() {
+            "v1".into()
+        } else {
+            self.api_version()
         }
     }
 
@@ -131,6 +143,7 @@ impl Default for Registry {
                             .map(Into::into)
                             .collect(),
                         status_subresource: status,
+                        builtin: true,
                         storage: StorageKey {
                             group: storage_group.into(),
                             plural: plural.into(),
@@ -221,6 +234,7 @@ impl Registry {
                 namespaced,
                 short_names: Vec::clone(&short_names),
                 status_subresource: false,
+                builtin: false,
                 storage: StorageKey {
                     group: group.into(),
                     plural: plural.into(),

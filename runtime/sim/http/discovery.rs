@@ -68,15 +68,32 @@ const VERBS: &[&str] = &[
     "watch",
 ];
 
+// The kinds `kubectl get all` covers, as the real server puts them in category "all".
+const CATEGORY_ALL: &[&str] = &[
+    "Pod",
+    "Service",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "HorizontalPodAutoscaler",
+];
+
 fn resource_entry(t: &ResourceType) -> Value {
-    json!({
+    let mut entry = json!({
         "name": t.plural,
         "singularName": t.kind.to_lowercase(),
         "namespaced": t.namespaced,
         "kind": t.kind,
         "verbs": VERBS,
         "shortNames": t.short_names,
-    })
+    });
+    if t.builtin && CATEGORY_ALL.contains(&t.kind.as_str()) {
+        entry["categories"] = json!(["all"]);
+    }
+    entry
 }
 
 /// The APIResourceList of one group version, or `None` when it is not served.

@@ -185,6 +185,13 @@ async fn serve(
         (&Method::PATCH, Some(name)) => {
             count("patch");
             let patch = body::patch(headers, bytes)?;
+            if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UnsupportedMediaType",
+                    "strategic merge patch is not supported for custom resources; use a merge patch",
+                ));
+            }
             let existed = store.get(rt, ns, name).is_ok();
             let out = store.patch(rt, ns, name, &patch, target.status, params.dry_run()?)?;
             let code = if existed {

@@ -58,7 +58,12 @@ pub fn json(v: &Value) -> Response {
 // Authentication first, then the injected latency and faults, as a real server's
 // authentication precedes its priority-and-fairness throttling.
 async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(token) = &state.token {
+    // Version and health are public on a real server (system:public-info-viewer).
+    let public = matches!(
+        req.uri().path(),
+        "/version" | "/healthz" | "/readyz" | "/livez"
+    );
+    if let Some(token) = state.token.as_ref().filter(|_| !public) {
         let sent = req
             .headers()
             .get(header::AUTHORIZATION)

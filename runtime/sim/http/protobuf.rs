@@ -4,7 +4,7 @@
 //! A body is the 4-byte magic `k8s\0` and a `runtime.Unknown` envelope naming the kind and
 //! holding the encoded object. The generated `k8s-pb` types have no serde support, so each
 //! accepted kind is converted to JSON here: the fields those commands set, for ConfigMap,
-//! Secret, Namespace, ServiceAccount, Pod and the four apps workloads. Other kinds are
+//! Secret, Namespace, ServiceAccount, Pod, Job and the four apps workloads. Other kinds are
 //! refused with 415, which tells the client to send JSON.
 
 use base64::Engine as _;
@@ -92,6 +92,18 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             let d = apps::ReplicaSet::decode(raw).map_err(decode_err)?;
             let s = d.spec.unwrap_or_default();
             workload(d.metadata, s.replicas, s.selector, s.template)
+        }
+        ("batch/v1", "Job") => {
+            let j = k8s_pb::api::batch::v1::Job::decode(raw).map_err(decode_err)?;
+            let s = j.spec.unwrap_or_default();
+            let mut v = workload(j.metadata, None, s.selector, s.template);
+            let spec = v["spec"]
+                .as_object_mut()
+                .expect("workload spec is an object");
+            put(spec, "parallelism", s.parallelism);
+            put(spec, "completions", s.completions);
+            put(spec, "backoffLimit", s.backoff_limit);
+            v
         }
         _ => {
             return Err(ProtobufError::UnsupportedKind {
@@ -300,10 +312,14 @@ mod tests {
         };
         let v = decode(&encode_envelope("v1", "Secret", s.encode_to_vec())).unwrap();
         assert_eq!(v["data"]["tls.crt"], "cGVt");
-        let err = decode(&encode_envelope("batch/v1", "Job", Vec::new())).unwrap_err();
+        let err = decode(&encode_envelope(
+            "rbac.authorization.k8s.io/v1",
+            "Role",
+            Vec::new(),
+        ));
         assert_eq!(
-            err.to_string(),
-            "protobuf bodies of kind batch/v1/Job are not supported; send JSON"
+            err.unwrap_err().to_string(),
+            "protobuf bodies of kind rbac.authorization.k8s.io/v1/Role are not supported; send JSON"
         );
         assert!(decode(b"{}").is_err());
     }

@@ -111,6 +111,53 @@ impl Inner {
         }
     }
 
+    /// Deletes what `owner` owns in its namespace (and what those own), as the garbage
+    /// collector does with background propagation, here at once.
+    pub(super) fn delete_dependents(
+        &mut self,
+        owner: &Value,
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) {
+        let Some(uid) = meta::meta_str(owner, "uid").map(String::from) else {
+            return;
+        };
+        let ns = meta::meta_str(owner, "namespace")
+            .unwrap_or_default()
+            .to_string();
+        let owned_by = |o: &Value| {
+            o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(uid.as_str())))
+        };
+        let types: Vec<Arc<ResourceType>> = self.registry.all().to_vec();
+        let mut seen = Vec::new();
+        for rt in types.iter().filter(|t| !t.is_events_v1()) {
+            if seen.contains(&rt.storage) {
+                continue;
+            }
+            seen.push(rt.storage.clone());
+            let scope = if rt.namespaced {
+                ns.clone()
+            } else {
+                String::new()
+            };
+            let keys: Vec<_> = self
+                .objects
+                .get(&rt.storage)
+                .map(|m| {
+                    m.iter()
+                        .filter(|((n, _), o)| *n == scope && owned_by(o))
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for key in keys {
+                let gone = self.remove(rt, key, changes);
+                self.delete_dependents(&gone, changes);
+            }
+        }
+    }
+
     /// Stored objects of a resource, in one namespace or all, in key order.
     pub(super) fn scan<'a>(
         &'a self,

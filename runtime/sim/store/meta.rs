@@ -169,7 +169,7 @@ pub fn invalid(rt: &ResourceType, obj: &Value, field: &str, why: &str) -> StoreE
 /// Fills what the server sets on create: name from `generateName`, namespace, uid, creation
 /// time, generation, and a first status for namespaces and pods.
 pub fn fill_on_create(rt: &ResourceType, namespace: Option<&str>, obj: &mut Value) {
-    obj["apiVersion"] = json!(rt.api_version());
+    obj["apiVersion"] = json!(rt.stored_api_version());
     obj["kind"] = json!(rt.kind);
     let has_spec = obj.get("spec").is_some();
     let meta = meta_mut(obj);

@@ -210,7 +210,8 @@ impl Store {
             .push(hook);
     }
 
-    /// Every committed change from now on, for controllers.
+    /// Every committed change from now on, for controllers. A receiver that falls more than
+    /// 65,536 changes behind gets `Lagged` and should read the current state again.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()
     }
@@ -332,7 +333,8 @@ impl Store {
         Ok(view(rt, &obj))
     }
 
-    /// Deletes an object, and with a namespace everything in it.
+    /// Deletes an object, the objects it owns (`ownerReferences`), and with a namespace
+    /// everything in it.
     ///
     /// # Errors
     ///
@@ -360,6 +362,10 @@ impl Store {
             inner.delete_namespace_contents(name, &self.changes);
         }
         let gone = inner.remove(rt, key, &self.changes);
+        // Only workloads own objects here; skipping the scan keeps mass pod deletes linear.
+        if matches!(rt.group.as_str(), "apps" | "batch") {
+            inner.delete_dependents(&gone, &self.changes);
+        }
         Ok(view(rt, &gone))
     }
 

@@ -141,6 +141,10 @@ fn typed_access_and_admission_hooks() {
         Err(StoreError::Denied { .. })
     ));
     assert_eq!(store.list_typed::<ConfigMap>(Some("a")).unwrap().len(), 1);
+    let mut watch = store.watch_typed::<ConfigMap>(Some("a"), None).unwrap();
+    let first = futures::executor::block_on(watch.next()).unwrap();
+    let decoded: ConfigMap = first.decode().unwrap();
+    assert_eq!(decoded.metadata.name.as_deref(), Some("typed"));
 }
 
 #[test]
@@ -157,4 +161,32 @@ fn deleting_a_namespace_deletes_its_objects() {
     ));
     store.delete(&nss, None, "a", false).unwrap();
     assert!(store.get(&cms, Some("a"), "one").is_err());
+}
+
+#[test]
+fn deleting_an_owner_deletes_what_it_owns() {
+    let (store, reg) = store_with_ns("a");
+    let deploys = reg.lookup("apps", "v1", "deployments").unwrap();
+    let rss = reg.lookup("apps", "v1", "replicasets").unwrap();
+    let pods = reg.lookup("", "v1", "pods").unwrap();
+    let owner = |o: &Value| json!([{"uid": o["metadata"]["uid"], "kind": "x", "name": "x", "apiVersion": "v1"}]);
+    let d = store
+        .create(
+            &deploys,
+            Some("a"),
+            json!({"metadata": {"name": "web"}, "spec": {}}),
+            false,
+        )
+        .unwrap();
+    let rs = json!({"metadata": {"name": "web-1", "ownerReferences": owner(&d)}, "spec": {}});
+    let rs = store.create(&rss, Some("a"), rs, false).unwrap();
+    let pod = json!({"metadata": {"name": "web-1-x", "ownerReferences": owner(&rs)}, "spec": {}});
+    store.create(&pods, Some("a"), pod, false).unwrap();
+    let other = json!({"metadata": {"name": "lonely"}, "spec": {}});
+    store.create(&pods, Some("a"), other, false).unwrap();
+
+    store.delete(&deploys, Some("a"), "web", false).unwrap();
+    assert!(store.get(&rss, Some("a"), "web-1").is_err());
+    assert!(store.get(&pods, Some("a"), "web-1-x").is_err());
+    assert!(store.get(&pods, Some("a"), "lonely").is_ok());
 }

@@ -110,6 +110,40 @@ impl Store {
         let rt = self.resource_of::<K>()?;
         from_value(self.patch(&rt, ns, name, patch, status, false)?)
     }
+
+    /// Watches every object of a `k8s-openapi` type in a namespace (all with `None`), from
+    /// `from` or, with `None`, from the current state; decode events with
+    /// [`super::WatchEvent::decode`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::watch`].
+    pub fn watch_typed<K: Resource>(
+        &self,
+        ns: Option<&str>,
+        from: Option<u64>,
+    ) -> Result<super::Watch, StoreError> {
+        let filter = super::WatchFilter {
+            resource: self.resource_of::<K>()?,
+            namespace: ns.map(String::from),
+            labels: super::LabelSelector::default(),
+            fields: super::FieldSelector::default(),
+        };
+        self.watch(filter, from)
+    }
+}
+
+impl super::WatchEvent {
+    /// The event's object as a `k8s-openapi` type.
+    ///
+    /// # Errors
+    ///
+    /// `BadRequest` when the object does not fit the type.
+    pub fn decode<K: DeserializeOwned>(&self) -> Result<K, StoreError> {
+        K::deserialize(self.object()).map_err(|e| StoreError::BadRequest {
+            message: e.to_string(),
+        })
+    }
 }
 
 fn to_value<K: Serialize>(obj: &K) -> Result<serde_json::Value, StoreError> {

@@ -112,7 +112,7 @@ impl Store {
                     }
                 }
             }
-            new["apiVersion"] = json!(rt.api_version());
+            new["apiVersion"] = json!(rt.stored_api_version());
             new["kind"] = json!(rt.kind);
             meta::carry_over(&old, &mut new);
             self.admit(Operation::Update, rt, &mut new)?;
