@@ -151,6 +151,12 @@ async fn serve(
     let rt = &target.rt;
     let ns = target.namespace.as_deref();
     let count = |verb: &str| state.counts.record(verb, &rt.qualified());
+    // Dry-run writes are counted apart (`patch:dryRun`), so that a test can tell that a
+    // dry-run sent no real write.
+    let count_write = |verb: &str| match params.dry_run() {
+        Ok(true) => count(&format!("{verb}:dryRun")),
+        _ => count(verb),
+    };
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch") => {
             count("watch");
@@ -165,13 +171,13 @@ async fn serve(
             Ok(json(&store.get(rt, ns, name)?))
         }
         (&Method::POST, None) => {
-            count("create");
+            count_write("create");
             let obj = body::object(headers, bytes)?;
             let created = store.create(rt, ns, obj, params.dry_run()?)?;
             Ok((StatusCode::CREATED, json(&created)).into_response())
         }
         (&Method::PUT, Some(name)) => {
-            count("update");
+            count_write("update");
             let obj = body::object(headers, bytes)?;
             Ok(json(&store.update(
                 rt,
@@ -183,7 +189,7 @@ async fn serve(
             )?))
         }
         (&Method::PATCH, Some(name)) => {
-            count("patch");
+            count_write("patch");
             let patch = body::patch(headers, bytes)?;
             if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
                 return Err(ApiError::new(
@@ -202,7 +208,7 @@ async fn serve(
             Ok((code, json(&out)).into_response())
         }
         (&Method::DELETE, Some(name)) => {
-            count("delete");
+            count_write("delete");
             Ok(json(&store.delete(rt, ns, name, params.dry_run()?)?))
         }
         (&Method::DELETE, None) => {
