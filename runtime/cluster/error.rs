@@ -63,7 +63,7 @@ pub enum ClusterError {
     },
     /// RBAC refused the request: names what the service account is missing.
     #[error(
-        "{action} {object}: 403 Forbidden: not allowed to {verb} {resource} in {}",
+        "{action} {object}: 403 Forbidden: not allowed to {verb} {resource} in {}: {message}",
         scope(namespace.as_deref())
     )]
     Forbidden {
@@ -72,6 +72,8 @@ pub enum ClusterError {
         verb: String,
         resource: String,
         namespace: Option<String>,
+        /// The server's words, which name the user or service account refused.
+        message: String,
     },
     /// The request did not get an answer (connection refused or dropped, TLS, timeout).
     #[error("{action} {object}{}", attempts_note(*attempts))]

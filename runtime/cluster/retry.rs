@@ -149,6 +149,7 @@ pub fn classify(request: &Request<'_>, error: kube::Error, attempts: u32) -> Clu
             verb: request.verb.to_owned(),
             resource: request.resource.to_owned(),
             namespace: request.namespace.map(str::to_owned),
+            message: status.message.clone(),
         },
         kube::Error::Api(status) => ClusterError::Api {
             action,
