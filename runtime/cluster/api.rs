@@ -85,10 +85,15 @@ impl Cluster {
         &self.client
     }
 
-    fn check_scope(&self, kind: &Kind, action: &str, ns: Option<&str>) -> Result<(), ClusterError> {
+    fn check_scope(
+        &self,
+        kind: &Kind,
+        action: &'static str,
+        ns: Option<&str>,
+    ) -> Result<(), ClusterError> {
         match ns.filter(|ns| !ns.is_empty()) {
             Some(ns) if !kind.namespaced => Err(ClusterError::ClusterScoped {
-                action: action.to_owned(),
+                action,
                 kind: kind.name().to_owned(),
                 namespace: ns.to_owned(),
             }),
@@ -227,7 +232,7 @@ impl Cluster {
                 self.get(kind, namespace, name)
                     .await?
                     .ok_or_else(|| ClusterError::Api {
-                        action: "patching".to_owned(),
+                        action: "patching",
                         object: object.clone(),
                         code: 404,
                         reason: "NotFound".to_owned(),
@@ -275,7 +280,7 @@ impl Cluster {
             if attempts >= self.retry.max_attempts || !(conflict || retry::is_retryable(&error)) {
                 return Err(match error {
                     kube::Error::Api(s) if s.code == 409 => ClusterError::Conflict {
-                        action: "patching".to_owned(),
+                        action: "patching",
                         object,
                         attempts,
                     },

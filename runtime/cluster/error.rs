@@ -47,14 +47,14 @@ pub enum ClusterError {
     UnknownKind { kind: String, known: Vec<String> },
     #[error("{kind} is cluster-scoped: {action} it takes no namespace (got `{namespace}`)")]
     ClusterScoped {
-        action: String,
+        action: &'static str,
         kind: String,
         namespace: String,
     },
     /// The API server answered with an error `Status`.
     #[error("{action} {object}: {code} {reason}: {message}{}", attempts_note(*attempts))]
     Api {
-        action: String,
+        action: &'static str,
         object: String,
         code: u16,
         reason: String,
@@ -67,18 +67,18 @@ pub enum ClusterError {
         scope(namespace.as_deref())
     )]
     Forbidden {
-        action: String,
+        action: &'static str,
         object: String,
-        verb: String,
+        verb: &'static str,
         resource: String,
         namespace: Option<String>,
         /// The server's words, which name the user or service account refused.
-        message: String,
+        message: Box<str>,
     },
     /// The request did not get an answer (connection refused or dropped, TLS, timeout).
     #[error("{action} {object}{}", attempts_note(*attempts))]
     Transport {
-        action: String,
+        action: &'static str,
         object: String,
         attempts: u32,
         #[source]
@@ -87,7 +87,7 @@ pub enum ClusterError {
     /// Every re-read and re-applied write met a newer version.
     #[error("{action} {object}: 409 Conflict: still conflicting after {attempts} attempts")]
     Conflict {
-        action: String,
+        action: &'static str,
         object: String,
         attempts: u32,
     },

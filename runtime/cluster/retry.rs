@@ -63,9 +63,9 @@ impl RetryPolicy {
 #[derive(Debug, Clone)]
 pub struct Request<'a> {
     /// `getting`, `listing`, `patching`: the action in an error message.
-    pub action: &'a str,
+    pub action: &'static str,
     /// `get`, `list`, `patch`: the verb RBAC rules name.
-    pub verb: &'a str,
+    pub verb: &'static str,
     /// The object or collection, as named in messages.
     pub object: &'a str,
     /// `configmaps`, `deployments.apps`.
@@ -140,16 +140,16 @@ pub(crate) fn log_retry(request: &Request<'_>, error: &kube::Error, delay: Durat
 
 /// Names the request in the error of its last attempt.
 pub fn classify(request: &Request<'_>, error: kube::Error, attempts: u32) -> ClusterError {
-    let action = request.action.to_owned();
+    let action = request.action;
     let object = request.object.to_owned();
     match error {
         kube::Error::Api(status) if status.code == 403 => ClusterError::Forbidden {
             action,
             object,
-            verb: request.verb.to_owned(),
+            verb: request.verb,
             resource: request.resource.to_owned(),
             namespace: request.namespace.map(str::to_owned),
-            message: status.message.clone(),
+            message: status.message.as_str().into(),
         },
         kube::Error::Api(status) => ClusterError::Api {
             action,
