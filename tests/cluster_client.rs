@@ -195,3 +195,68 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_sees_a_change_made_after_its_watch_was_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("busy.yaml");
+    std::fs::write(&manifest, many_configmaps(3)).unwrap();
+    let options = SimOptions {
+        manifests: vec![manifest],
+        faults: FaultConfig {
+            error_rate: 0.10,
+            watch_cut_after: Some(Duration::from_secs(2)),
+            ..FaultConfig::default()
+        },
+        ..SimOptions::default()
+    };
+    let sim = SimServer::start(options).await.unwrap();
+    let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+    let configmap = kinds::lookup("ConfigMap").unwrap();
+
+    // The change comes after the first watch was cut (2 s).
+    let store = sim.store().clone();
+    let rt = store.registry().lookup("", "v1", "configmaps").unwrap();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(4500)).await;
+        let patch = runner::sim::store::Patch::Merge(serde_json::json!({"data": {"n": "done"}}));
+        store
+            .patch(&rt, Some("busy"), "cm-001", &patch, false, false)
+            .unwrap();
+    });
+    let done = cluster
+        .wait_for(
+            &configmap,
+            Some("busy"),
+            "cm-001",
+            "n = done",
+            Duration::from_secs(30),
+            |cm| cm.is_some_and(|cm| cm.data["data"]["n"] == "done"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.data["data"]["n"], "done");
+    assert!(
+        sim.counts().get("watch", "configmaps") >= 2,
+        "{:?}",
+        sim.counts().snapshot()
+    );
+
+    // A condition that never holds ends at the deadline, naming what was awaited.
+    let error = cluster
+        .wait_for(
+            &configmap,
+            Some("busy"),
+            "cm-002",
+            "n = never",
+            Duration::from_millis(300),
+            |cm| cm.is_none(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "waiting for ConfigMap busy/cm-002: n = never did not happen within 300ms"
+    );
+}

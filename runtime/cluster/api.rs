@@ -42,7 +42,11 @@ pub struct Patched {
     pub attempts: u32,
 }
 
-fn api(client: &kube::Client, kind: &Kind, namespace: Option<&str>) -> Api<DynamicObject> {
+pub(super) fn api(
+    client: &kube::Client,
+    kind: &Kind,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
     match namespace {
         Some(ns) if kind.namespaced => Api::namespaced_with(client.clone(), ns, &kind.resource),
         _ => Api::all_with(client.clone(), &kind.resource),

@@ -108,6 +108,12 @@ pub enum ClusterError {
     /// No `--kubeconfig`, `--context` or `--sim`: a runbook called a cluster primitive.
     #[error("{function} needs a cluster: run with --kubeconfig/--context, KUBECONFIG, or --sim")]
     NoCluster { function: String },
+    #[error("waiting for {object}: {what} did not happen within {timeout:?}")]
+    Timeout {
+        object: String,
+        what: String,
+        timeout: std::time::Duration,
+    },
     /// The caller's function could not compute the change from the current object.
     #[error("computing the change to {object}: {message}")]
     Change { object: String, message: String },

@@ -8,6 +8,7 @@
 //! | `kinds`  | the kinds a runbook may name and their API resources                       |
 //! | `retry`  | backoff for 429/5xx/dropped connections, errors that name the request     |
 //! | `api`    | [`Cluster`]: get, paginated list, patch with precondition and 409 re-read |
+//! | `watch`  | waiting for an object's state through watches that re-establish        |
 //! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
 //! | `script` | the Rhai functions                                                        |
 //! | `target` | `--sim[=SCENARIO]`: the built-in simulated cluster                        |
@@ -20,6 +21,7 @@ pub mod kinds;
 pub mod retry;
 pub mod script;
 pub mod target;
+mod watch;
 
 pub use api::{Cluster, FIELD_MANAGER, Patched, WriteMode};
 pub use client::{ClientArgs, Connected, connect};
