@@ -150,3 +150,88 @@ pub fn render(changes: &[FieldChange]) -> String {
         .map(|c| format!("    {}: {} → {}\n", c.path, absent(&c.old), absent(&c.new)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn self_signed(cn: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn leaves_are_listed_by_path_and_server_fields_are_left_out() {
+        let old = json!({"metadata": {"resourceVersion": "1", "labels": {"a": "1"}},
+                         "data": {"x": "1"}});
+        let new = json!({"metadata": {"resourceVersion": "2", "labels": {"a": "2"}},
+                         "data": {"x": "1", "y": {"z": 3}}});
+        let changes = diff("ConfigMap", &old, &new);
+        let shown: Vec<_> = changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.old.as_deref(), c.new.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("data.y.z", None, Some("3")),
+                ("metadata.labels.a", Some("\"1\""), Some("\"2\""))
+            ]
+        );
+    }
+
+    #[test]
+    fn certificates_show_subject_and_fingerprint_and_secrets_only_a_fingerprint() {
+        let cert = self_signed("root.linkerd.cluster.local");
+        let old = json!({"data": {"ca-bundle.crt": cert, "api-token": "hunter2"}});
+        let new = json!({"data": {"ca-bundle.crt": "", "api-token": "hunter3"}});
+        let changes = diff("ConfigMap", &old, &new);
+        let bundle = changes
+            .iter()
+            .find(|c| c.path == "data.ca-bundle.crt")
+            .unwrap();
+        let old_bundle = bundle.old.as_deref().unwrap();
+        assert!(old_bundle.starts_with("certificate(s) [CN=root.linkerd.cluster.local (sha256 "));
+        let token = changes.iter().find(|c| c.path == "data.api-token").unwrap();
+        assert!(
+            token
+                .old
+                .as_deref()
+                .unwrap()
+                .starts_with("<7 bytes, sha256:")
+        );
+        assert!(!format!("{changes:?}").contains("hunter"));
+    }
+
+    #[test]
+    fn secret_data_is_decoded_before_it_is_fingerprinted() {
+        use base64::Engine as _;
+        let encode = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let key = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
+        let old = json!({"data": {"tls.key": encode(key), "ca.crt": encode(&self_signed("ca"))}});
+        let new = json!({"data": {"tls.key": encode("other")}});
+        let changes = diff("Secret", &old, &new);
+        let rendered = render(&changes);
+        assert!(
+            !rendered.contains("PRIVATE") && !rendered.contains("AAAA"),
+            "{rendered}"
+        );
+        let digest = hex::encode(Sha256::digest(key.as_bytes()));
+        assert!(rendered.contains(&format!(
+            "    data.tls.key: <{} bytes, sha256:{}>",
+            key.len(),
+            &digest[..16]
+        )));
+        assert!(
+            rendered.contains("    data.ca.crt: certificate(s) [CN=ca (sha256 "),
+            "{rendered}"
+        );
+        assert!(rendered.contains(" → (absent)\n"));
+    }
+}

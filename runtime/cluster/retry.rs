@@ -167,3 +167,62 @@ pub fn classify(request: &Request<'_>, error: kube::Error, attempts: u32) -> Clu
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::core::{Status, response::StatusDetails};
+
+    use super::*;
+
+    fn status(code: u16, retry_after_seconds: u32) -> kube::Error {
+        // The shape the API server sends, details included.
+        let details: StatusDetails =
+            serde_json::from_value(serde_json::json!({ "retryAfterSeconds": retry_after_seconds }))
+                .unwrap();
+        let status = Status::failure("injected", "Injected")
+            .with_code(code)
+            .with_details(details);
+        kube::Error::Api(Box::new(status))
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_and_refusals_are_not() {
+        for code in [429, 500, 502, 503, 504] {
+            assert!(is_retryable(&status(code, 0)), "{code}");
+        }
+        for code in [400, 403, 404, 409, 410, 422] {
+            assert!(!is_retryable(&status(code, 0)), "{code}");
+        }
+    }
+
+    #[test]
+    fn the_server_s_retry_after_wins_over_the_backoff() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(1, &status(429, 3)), Duration::from_secs(3));
+        assert_eq!(policy.delay(1, &status(500, 0)), Duration::from_millis(100));
+        assert_eq!(policy.delay(3, &status(500, 0)), Duration::from_millis(400));
+        assert_eq!(policy.delay(30, &status(500, 0)), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_refusal_names_the_verb_resource_and_namespace() {
+        let request = Request {
+            action: "listing",
+            verb: "list",
+            object: "Secrets in namespace linkerd",
+            resource: "secrets",
+            namespace: Some("linkerd"),
+        };
+        let error = classify(&request, status(403, 0), 1);
+        assert_eq!(
+            error.to_string(),
+            "listing Secrets in namespace linkerd: 403 Forbidden: not allowed to list secrets in \
+             namespace linkerd: injected"
+        );
+        let error = classify(&request, status(500, 0), 8);
+        assert_eq!(
+            error.to_string(),
+            "listing Secrets in namespace linkerd: 500 Injected: injected (gave up after 8 attempts)"
+        );
+    }
+}
