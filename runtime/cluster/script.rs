@@ -4,6 +4,7 @@
 //! inside a step. `k8s_patch` asks consent once per run, and in a dry-run sends a server-side
 //! dry-run and reports the diff instead of writing.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
@@ -47,6 +48,28 @@ fn namespace(ns: &str) -> Option<&str> {
     Some(ns).filter(|ns| !ns.is_empty())
 }
 
+/// Blocks on a cluster request, giving up when Ctrl-C cancels the run: retries and backoff
+/// may otherwise hold a step for half a minute after the operator asked it to stop.
+fn block<T>(
+    ctx: &RunContext,
+    request: impl Future<Output = Result<T, ClusterError>>,
+) -> ScriptResult<T> {
+    let cancelled = async {
+        while !ctx.is_cancelled() {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    };
+    ctx.handle().block_on(async {
+        tokio::select! {
+            result = request => result.map_err(|e| cluster_error(&e)),
+            () = cancelled => Err(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE).into()),
+        }
+    })
+}
+
+/// How often a blocked request looks at the cancellation flag.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 fn to_script(value: &impl serde::Serialize) -> ScriptResult<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
@@ -70,8 +93,7 @@ pub fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
             engine,
             move |kind: &str, ns: &str, name: &str| -> ScriptResult<Dynamic> {
                 let (cluster, kind) = prepare(&c, "k8s_get", kind)?;
-                let found = c.handle().block_on(cluster.get(&kind, namespace(ns), name));
-                match found.map_err(|e| cluster_error(&e))? {
+                match block(&c, cluster.get(&kind, namespace(ns), name))? {
                     Some(object) => to_script(&object),
                     None => Ok(Dynamic::UNIT),
                 }
@@ -94,11 +116,7 @@ pub fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
                 "k8s_list: unknown option `{key}`: the options are selector"
             )));
         }
-        let items = c
-            .handle()
-            .block_on(cluster.list(&kind, namespace(ns), selector.as_deref()));
-        items
-            .map_err(|e| cluster_error(&e))?
+        block(&c, cluster.list(&kind, namespace(ns), selector.as_deref()))?
             .iter()
             .map(to_script)
             .collect()
@@ -181,10 +199,7 @@ fn patch_object(
         json_patch::merge(&mut merged, &patch);
         Ok((merged != before).then(|| patch.clone()))
     };
-    let patched = ctx
-        .handle()
-        .block_on(cluster.patch(&kind, namespace(ns), name, mode, change))
-        .map_err(|e| cluster_error(&e))?;
+    let patched = block(ctx, cluster.patch(&kind, namespace(ns), name, mode, change))?;
 
     let summary = match patched.changes.len() {
         0 => format!("patch {object}: no change"),
@@ -206,4 +221,63 @@ fn patch_object(
         tracing::debug!(changes = %diff::render(&patched.changes), "patch diff");
     }
     to_script(&patched.object)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::engine::ContextOptions;
+    use crate::output::{Format, Output};
+    use crate::sim::{FaultConfig, SimOptions, SimServer};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ctrl_c_stops_a_request_that_is_still_retrying() {
+        // Every request fails, so the read would retry for half a minute.
+        let options = SimOptions {
+            faults: FaultConfig {
+                error_rate: 1.0,
+                ..FaultConfig::default()
+            },
+            ..SimOptions::default()
+        };
+        let sim = SimServer::start(options).await.unwrap();
+        let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+        let dir = tempfile::tempdir().unwrap();
+        let options = ContextOptions {
+            cluster: Some(cluster),
+            ..ContextOptions::new(dir.path())
+        };
+        let output = Arc::new(Output::new(Format::Json, Box::new(std::io::sink())));
+        let ctx = RunContext::new(options, output, tokio::runtime::Handle::current()).unwrap();
+        ctx.lock_script().current_step = Some("read".into());
+
+        let cancel = ctx.cancel_flag();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            cancel.store(true, Ordering::Relaxed);
+        });
+        let started = Instant::now();
+        let engine_ctx = Arc::clone(&ctx);
+        let result = tokio::task::spawn_blocking(move || {
+            let engine = crate::engine::new(&engine_ctx);
+            engine.eval::<Dynamic>(r#"k8s_get("ConfigMap", "default", "x")"#)
+        })
+        .await
+        .unwrap();
+
+        let error = result.unwrap_err();
+        assert!(
+            matches!(error.unwrap_inner(), EvalAltResult::ErrorTerminated(..)),
+            "{error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(sim.counts().get("injected", "500") >= 2);
+    }
 }
