@@ -317,6 +317,17 @@ async fn bad_input_gets_the_real_status_and_changes_nothing() {
         );
         assert_eq!(status["kind"], "Status");
     }
+    let big = format!(
+        r#"{{"metadata":{{"name":"big"}},"data":{{"k":"{}"}}}}"#,
+        "x".repeat(4 << 20)
+    );
+    let (code, status) = raw(&client, "POST", cms, "application/json", &big).await;
+    assert_eq!(
+        (code, status["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
+    let (code, apps) = raw(&client, "GET", "/apis/apps", "", "").await;
+    assert_eq!((code, apps["kind"].as_str()), (200, Some("APIGroup")));
     let (_, missing) = raw(
         &client,
         "GET",
@@ -503,6 +514,64 @@ async fn dry_run_writes_store_nothing() {
         changes.try_recv().is_err(),
         "a dry run produced a change event"
     );
+
+    // Update, patch and delete of an existing object, each as a dry run.
+    let real = api
+        .create(&PostParams::default(), &cm("real"))
+        .await
+        .unwrap();
+    let mut changes = sim.store().subscribe();
+    let before = sim.store().resource_version();
+    let mut replaced = real.clone();
+    replaced
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("k".into(), "replaced".into());
+    let dry_post = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answer = api.replace("real", &dry_post, &replaced).await.unwrap();
+    assert_eq!(answer.data.unwrap()["k"], "replaced");
+    let patch = kube::api::Patch::Merge(json!({"data": {"k": "patched"}}));
+    let answer = api
+        .patch("real", &kube::api::PatchParams::default().dry_run(), &patch)
+        .await;
+    assert_eq!(answer.unwrap().data.unwrap()["k"], "patched");
+    let dry_delete = kube::api::DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    api.delete("real", &dry_delete).await.unwrap();
+    assert_eq!(api.get("real").await.unwrap().data.unwrap()["k"], "real");
+    assert_eq!(sim.store().resource_version(), before);
+    assert!(
+        changes.try_recv().is_err(),
+        "a dry run produced a change event"
+    );
+
+    let stale = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("another-uid".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let err = api.delete("real", &stale).await.unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("not an API error: {err:?}")
+    };
+    assert_eq!(status.code, 409);
+    let exact = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: real.metadata.uid,
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    api.delete("real", &exact).await.unwrap();
+    assert!(api.get_opt("real").await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -547,4 +616,29 @@ async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
         assert!(seen.contains(&"init-apply first".to_string()), "{seen:?}");
         assert_eq!(seen.last().unwrap(), &format!("apply {name}"));
     }
+}
+
+#[tokio::test]
+async fn plain_http_serves_the_same_api() {
+    let sim = SimServer::start(SimOptions {
+        tls: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(sim.url().starts_with("http://127.0.0.1:"));
+    assert!(!sim.kubeconfig().contains("certificate-authority-data"));
+    let client = sim.client().await.unwrap();
+    let names: Vec<String> = Api::<Namespace>::all(client)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.metadata.name.unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["default", "kube-node-lease", "kube-public", "kube-system"]
+    );
 }

@@ -405,26 +405,42 @@ async fn events_patches_dry_runs_deletes_and_secrets() {
     assert_eq!(out, "configmap/dry created (server dry run)\n");
     assert_eq!(k.sim.store().resource_version(), version);
 
-    // Server-side apply creates, then merges the applied fields.
+    // Server-side apply creates; a later apply by the same manager changes what it applies
+    // and removes what it no longer applies, and leaves fields others set.
+    let with_x = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: v\n  x: y\n";
+    std::fs::write(&manifest, with_x).unwrap();
     k.ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;
-    std::fs::write(&manifest, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: w\n").unwrap();
+    k.ok(&[
+        "patch",
+        "cm",
+        "dry",
+        "-n",
+        "emojivoto",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"mine":"1"}}"#,
+    ])
+    .await;
+    std::fs::write(&manifest, with_x.replace("  k: v\n  x: y\n", "  k: w\n")).unwrap();
     let out = k
         .ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;
     assert_eq!(out, "configmap/dry serverside-applied\n");
-    assert_eq!(
-        k.ok(&[
+    let data = k
+        .ok(&[
             "get",
             "cm",
             "dry",
             "-n",
             "emojivoto",
             "-o",
-            "jsonpath={.data.k}"
+            "jsonpath={.data}",
         ])
-        .await,
-        "w"
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&data).unwrap(),
+        json!({"k": "w", "mine": "1"})
     );
 
     assert_eq!(
@@ -556,6 +572,22 @@ async fn typed_create_commands_send_protobuf_that_is_stored_as_json() {
         "busybox"
     );
     assert_eq!(k.sim.counts().get("create", "deployments.apps"), 1);
+
+    // kubectl scale goes through the scale subresource.
+    let out = k
+        .ok(&["scale", "deploy", "web", "-n", "typed", "--replicas=5"])
+        .await;
+    assert_eq!(out, "deployment.apps/web scaled\n");
+    let d = store
+        .get(&k.rt("apps", "deployments"), Some("typed"), "web")
+        .unwrap();
+    assert_eq!(
+        (
+            d["spec"]["replicas"].as_i64(),
+            d["metadata"]["generation"].as_i64()
+        ),
+        (Some(5), Some(2))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,7 +40,7 @@ fn duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(d).map_err(|_| format!("invalid duration {text:?}: negative"))
 }
 
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Port on 127.0.0.1 to listen on; 0 picks a free one.
     #[arg(long, default_value_t = 0, env = "RUNNER_SIM_PORT")]
@@ -58,26 +58,39 @@ pub struct ServeArgs {
     #[arg(long)]
     pub plain_http: bool,
     /// Share of requests (0–1) answered 500.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub error_rate: f64,
     /// Share of requests (0–1) answered 429 with Retry-After.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub throttle_rate: f64,
     /// Retry-After seconds of an injected 429.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
     pub retry_after: u32,
     /// Latency added to every request (e.g. 50ms).
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub latency: Option<Duration>,
     /// Cut every watch after this long (e.g. 30s).
-    #[arg(long, value_parser = duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub watch_cut_after: Option<Duration>,
     /// Share of writes (0–1) answered 409 Conflict.
-    #[arg(long, value_parser = share, default_value = "0")]
+    #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub conflict_rate: f64,
     /// Changes kept for watches from older versions; older ones get 410 Gone.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, value_name = "CHANGES", default_value_t = 20_000)]
     pub history: usize,
+}
+
+// The token stays out of logs; the rest is what was asked for.
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("port", &self.port)
+            .field("kubeconfig_out", &self.kubeconfig_out)
+            .field("manifests", &self.manifests)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("faults", &self.options().faults)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeArgs {

@@ -16,7 +16,7 @@ use super::store::{Store, StoreOptions};
 use super::{SimError, load};
 
 /// How to start the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     /// Port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
@@ -43,6 +43,21 @@ impl Default for SimOptions {
             store: StoreOptions::default(),
             kubeconfig_out: None,
         }
+    }
+}
+
+// The token stays out of logs.
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("port", &self.port)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .field("manifests", &self.manifests)
+            .field("faults", &self.faults)
+            .field("store", &self.store)
+            .field("kubeconfig_out", &self.kubeconfig_out)
+            .finish()
     }
 }
 
@@ -311,5 +326,10 @@ mod tests {
             0o600
         );
         assert!(!format!("{sim:?}").contains("s3cret-token"));
+        let options = SimOptions {
+            token: Some("s3cret-token".into()),
+            ..Default::default()
+        };
+        assert!(!format!("{options:?}").contains("s3cret-token"));
     }
 }

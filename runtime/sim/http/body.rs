@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::protobuf::{self, ProtobufError};
 use super::status::ApiError;
-use crate::sim::store::Patch;
+use crate::sim::store::{Patch, Preconditions};
 
 fn content_type(headers: &HeaderMap) -> String {
     let raw = headers
@@ -63,15 +63,29 @@ pub fn object(headers: &HeaderMap, bytes: &[u8]) -> Result<Value, ApiError> {
 ///
 /// # Errors
 ///
-/// 400 for a malformed patch, 415 for a content type that is not a patch type.
-pub fn patch(headers: &HeaderMap, bytes: &[u8]) -> Result<Patch, ApiError> {
+/// 400 for a malformed patch, 415 for a content type that is not a patch type, 422 for an
+/// apply patch without a field manager.
+pub fn patch(headers: &HeaderMap, bytes: &[u8], manager: Option<&str>) -> Result<Patch, ApiError> {
     match content_type(headers).as_str() {
         "application/json-patch+json" => serde_json::from_slice(bytes)
             .map(Patch::Json)
             .map_err(|e| ApiError::bad_request(format!("the JSON patch is not valid: {e}"))),
         "application/merge-patch+json" => parse_json(bytes).map(Patch::Merge),
         "application/strategic-merge-patch+json" => parse_json(bytes).map(Patch::Strategic),
-        "application/apply-patch+yaml" => parse_yaml(bytes).map(Patch::Apply),
+        "application/apply-patch+yaml" => {
+            let manager = manager.filter(|m| !m.is_empty()).ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+                )
+            })?;
+            let body = parse_yaml(bytes)?;
+            Ok(Patch::Apply {
+                body,
+                manager: manager.to_string(),
+            })
+        }
         other => Err(ApiError::new(
             axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
@@ -80,4 +94,37 @@ pub fn patch(headers: &HeaderMap, bytes: &[u8]) -> Result<Patch, ApiError> {
             ),
         )),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DeleteOptions {
+    #[serde(default)]
+    dry_run: Vec<String>,
+    #[serde(default)]
+    preconditions: Preconditions,
+}
+
+/// The preconditions and dry-run flag of a delete's optional `DeleteOptions` body (kube
+/// sends `dryRun` there rather than in the query).
+///
+/// # Errors
+///
+/// 400 for a body that is not a `DeleteOptions` object, or a dry-run value other than `All`.
+pub fn delete_options(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Preconditions, bool), ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok((Preconditions::default(), false));
+    }
+    let value = object(headers, bytes)?;
+    let opts: DeleteOptions = serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid: {e}")))?;
+    if let Some(other) = opts.dry_run.iter().find(|v| *v != "All") {
+        return Err(ApiError::bad_request(format!(
+            "invalid dry run value: {other:?}; the only supported value is \"All\""
+        )));
+    }
+    Ok((opts.preconditions, !opts.dry_run.is_empty()))
 }

@@ -57,6 +57,19 @@ pub fn groups(registry: &Registry) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
+/// The APIGroup document of `/apis/{group}`, or `None` when the group is not served.
+pub fn group(registry: &Registry, name: &str) -> Option<Value> {
+    let list = groups(registry);
+    let mut found = list["groups"]
+        .as_array()?
+        .iter()
+        .find(|g| g["name"] == name)?
+        .clone();
+    found["kind"] = json!("APIGroup");
+    found["apiVersion"] = json!("v1");
+    Some(found)
+}
+
 const VERBS: &[&str] = &[
     "create",
     "delete",
@@ -109,6 +122,17 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Valu
             entry.as_object_mut().map(|m| m.remove("shortNames"));
         }
         out.push(entry);
+        if super::scale::scalable(t) {
+            out.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         if t.status_subresource {
             out.push(json!({
                 "name": format!("{}/status", t.plural),

@@ -20,11 +20,14 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub status: bool,
+    /// The request is for the `scale` subresource.
+    pub scale: bool,
 }
 
 enum Route {
     CoreVersions,
     Groups,
+    Group(String),
     Resources(String, String),
     Resource(Target),
 }
@@ -38,6 +41,7 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
     let (group, version, rest) = match segs.as_slice() {
         ["api"] => return Ok(Route::CoreVersions),
         ["apis"] => return Ok(Route::Groups),
+        ["apis", g] => return Ok(Route::Group((*g).to_string())),
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Err(ApiError::unknown_resource()),
@@ -62,9 +66,10 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
     if namespace.is_none() && rt.namespaced && name.is_some() {
         return Err(ApiError::unknown_resource());
     }
-    let status = match rest.get(2) {
-        None => false,
-        Some(&"status") if rt.status_subresource => true,
+    let (status, scale) = match rest.get(2) {
+        None => (false, false),
+        Some(&"status") if rt.status_subresource => (true, false),
+        Some(&"scale") if super::scale::scalable(&rt) => (false, true),
         Some(_) => return Err(ApiError::unknown_resource()),
     };
     if rest.len() > 3 {
@@ -75,6 +80,7 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
         namespace,
         name,
         status,
+        scale,
     }))
 }
 
@@ -117,8 +123,25 @@ pub async fn resource(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    bytes: Bytes,
+    bytes: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            let code = e.status();
+            let reason = if code == StatusCode::PAYLOAD_TOO_LARGE {
+                "RequestEntityTooLarge"
+            } else {
+                "BadRequest"
+            };
+            return ApiError::new(
+                code,
+                reason,
+                format!("reading the request body: {}", e.body_text()),
+            )
+            .into_response();
+        }
+    };
     match serve(&state, &method, &uri, &headers, &bytes).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -140,6 +163,11 @@ async fn serve(
     let target = match parse(state, uri.path())? {
         Route::CoreVersions => return Ok(json(&discovery::core_versions(&state.address))),
         Route::Groups => return Ok(json(&discovery::groups(&state.store.registry()))),
+        Route::Group(g) => {
+            return discovery::group(&state.store.registry(), &g)
+                .map(|d| json(&d))
+                .ok_or_else(ApiError::unknown_resource);
+        }
         Route::Resources(g, v) => {
             return discovery::resources(&state.store.registry(), &g, &v)
                 .map(|d| json(&d))
@@ -157,6 +185,9 @@ async fn serve(
         Ok(true) => count(&format!("{verb}:dryRun")),
         _ => count(verb),
     };
+    if let (true, Some(name)) = (target.scale, target.name.as_deref()) {
+        return super::scale::serve(state, method, &target, name, &params, headers, bytes);
+    }
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch") => {
             count("watch");
@@ -190,7 +221,7 @@ async fn serve(
         }
         (&Method::PATCH, Some(name)) => {
             count_write("patch");
-            let patch = body::patch(headers, bytes)?;
+            let patch = body::patch(headers, bytes, params.get("fieldManager"))?;
             if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -208,12 +239,14 @@ async fn serve(
             Ok((code, json(&out)).into_response())
         }
         (&Method::DELETE, Some(name)) => {
-            count_write("delete");
-            Ok(json(&store.delete(rt, ns, name, params.dry_run()?)?))
+            let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
+            let dry_run = params.dry_run()? || body_dry_run;
+            count(if dry_run { "delete:dryRun" } else { "delete" });
+            Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
         }
         (&Method::DELETE, None) => {
             count("deletecollection");
-            delete_collection(state, &target, &params)
+            delete_collection(state, &target, &params, headers, bytes)
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -271,6 +304,8 @@ fn delete_collection(
     state: &AppState,
     target: &Target,
     params: &Params,
+    headers: &HeaderMap,
+    bytes: &[u8],
 ) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
     let opts = ListOptions {
@@ -280,7 +315,7 @@ fn delete_collection(
     };
     let ns = target.namespace.as_deref();
     let page = state.store.list(&target.rt, ns, &opts)?;
-    let dry_run = params.dry_run()?;
+    let dry_run = params.dry_run()? || body::delete_options(headers, bytes)?.1;
     let mut items = Vec::new();
     for item in page.items {
         let name = item["metadata"]["name"]

@@ -5,6 +5,7 @@ pub mod discovery;
 mod handlers;
 mod openapi;
 pub mod protobuf;
+mod scale;
 pub mod status;
 mod watch;
 
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi/v3", get(openapi::v3_index))
         .route("/openapi/v3/{*path}", get(openapi::v3_group))
         .fallback(handlers::resource)
+        // The real server takes request bodies up to 3 MiB.
+        .layer(axum::extract::DefaultBodyLimit::max(3 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }

@@ -34,7 +34,12 @@ impl Inner {
         meta::meta_mut(&mut obj).insert("resourceVersion".into(), json!(self.version.to_string()));
         let obj = Arc::new(obj);
         let map = self.objects.entry(rt.storage.clone()).or_default();
-        map.insert(key.clone(), Arc::clone(&obj));
+        if map.insert(key.clone(), Arc::clone(&obj)).is_none() {
+            *self
+                .per_namespace
+                .entry((rt.storage.clone(), key.0.clone()))
+                .or_default() += 1;
+        }
         self.record(rt, key, kind, Arc::clone(&obj), old, changes);
         obj
     }
@@ -50,6 +55,12 @@ impl Inner {
             .get_mut(&rt.storage)
             .and_then(|m| m.remove(&key))
             .unwrap_or_default();
+        if let Some(n) = self
+            .per_namespace
+            .get_mut(&(rt.storage.clone(), key.0.clone()))
+        {
+            *n = n.saturating_sub(1);
+        }
         self.version += 1;
         let mut gone = (*old).clone();
         meta::meta_mut(&mut gone).insert("resourceVersion".into(), json!(self.version.to_string()));
@@ -155,6 +166,17 @@ impl Inner {
                 let gone = self.remove(rt, key, changes);
                 self.delete_dependents(&gone, changes);
             }
+        }
+    }
+
+    /// How many objects of a resource there are in one namespace, or in all.
+    pub(super) fn count(&self, rt: &ResourceType, ns: Option<&str>) -> usize {
+        match ns.filter(|_| rt.namespaced) {
+            Some(ns) => {
+                let key = (rt.storage.clone(), ns.to_string());
+                self.per_namespace.get(&key).copied().unwrap_or(0)
+            }
+            None => self.objects.get(&rt.storage).map_or(0, |m| m.len()),
         }
     }
 

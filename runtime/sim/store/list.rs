@@ -30,7 +30,7 @@ pub struct ListPage {
     pub items: Vec<std::sync::Arc<Value>>,
     pub resource_version: u64,
     pub continue_token: Option<String>,
-    /// Objects after this page, when no selector makes counting them costly.
+    /// Objects after this page, when no selector filters them.
     pub remaining: Option<usize>,
 }
 
@@ -39,6 +39,8 @@ struct Token {
     rv: u64,
     ns: String,
     name: String,
+    /// Items served by the earlier pages.
+    served: usize,
 }
 
 fn bad_token() -> StoreError {
@@ -72,7 +74,7 @@ impl Store {
         opts: &ListOptions,
     ) -> Result<ListPage, StoreError> {
         let inner = self.read();
-        let (version, after) = match &opts.continue_token {
+        let (version, after, served) = match &opts.continue_token {
             Some(t) => {
                 let t = Token::decode(t)?;
                 if t.rv < inner.history.compacted() {
@@ -81,9 +83,9 @@ impl Store {
                         oldest: inner.history.compacted(),
                     });
                 }
-                (t.rv, Some((t.ns, t.name)))
+                (t.rv, Some((t.ns, t.name)), t.served)
             }
-            None => (inner.version, None),
+            None => (inner.version, None, 0),
         };
         let limit = if opts.limit == 0 {
             usize::MAX
@@ -102,14 +104,18 @@ impl Store {
             .map(|o| view_shared(rt, o))
             .collect();
         let more = candidates.next().is_some();
-        // Like the real server, count what is left only when nothing is filtered out.
-        let remaining = (more && selected).then(|| 1 + candidates.count());
+        // Like the real server, say what is left only when nothing is filtered out; an
+        // estimate when objects came or went between pages, as there.
+        let served = served + items.len();
+        let remaining =
+            (more && selected).then(|| inner.count(rt, ns).saturating_sub(served).max(1));
         let continue_token = more.then(|| {
             let (ns, name) = items.last().map(|o| key_of(o)).unwrap_or_default();
             Token {
                 rv: version,
                 ns,
                 name,
+                served,
             }
             .encode()
         });

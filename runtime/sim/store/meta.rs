@@ -195,7 +195,6 @@ pub fn fill_on_create(rt: &ResourceType, namespace: Option<&str>, obj: &mut Valu
     meta.insert("uid".into(), json!(new_uid()));
     meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
     meta.remove("deletionTimestamp");
-    meta.remove("managedFields");
     if has_spec {
         meta.insert("generation".into(), json!(1));
     } else {
@@ -222,7 +221,12 @@ pub fn carry_over(old: &Value, new: &mut Value) {
             None => meta.remove(field),
         };
     }
-    meta.remove("managedFields");
+    // Field ownership stays unless the write itself sets it (an apply does).
+    if !meta.contains_key("managedFields")
+        && let Some(m) = old_meta.get("managedFields")
+    {
+        meta.insert("managedFields".into(), m.clone());
+    }
     let generation = old_meta.get("generation").and_then(Value::as_i64);
     if let Some(g) = generation {
         meta.insert(

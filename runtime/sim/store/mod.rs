@@ -6,8 +6,10 @@
 //! next resource version, is recorded in a bounded history for watches, and is broadcast to
 //! subscribers. Admission hooks may change an object before it is stored.
 
+mod apply;
 mod events;
 mod inner;
+mod list;
 pub mod meta;
 mod patch;
 pub mod select;
@@ -21,6 +23,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+pub use list::{ListOptions, ListPage};
 pub use patch::Patch;
 pub use select::{FieldSelector, LabelSelector};
 pub use watch::{Change, ChangeType, Watch, WatchEvent, WatchFilter};
@@ -29,10 +32,9 @@ use crate::sim::kinds::{Registry, ResourceType, StorageKey};
 use meta::meta_str;
 use watch::History;
 
-mod list;
-pub use list::{ListOptions, ListPage};
-
-/// Why the store refused a request; each maps to the `Status` the real server sends.
+/// Why the store refused a request; each maps to the `Status` the real server sends. The
+/// messages are the real server's words (capitals included), which clients and operators
+/// recognise and sometimes match.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error("{resource} \"{name}\" not found")]
@@ -90,6 +92,14 @@ pub trait Admission: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// What must still hold for a delete to go ahead (`DeleteOptions.preconditions`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
 /// Options of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -109,6 +119,8 @@ pub(crate) struct Inner {
     registry: Registry,
     version: u64,
     objects: HashMap<StorageKey, Objects>,
+    /// Objects per resource and namespace, so that a page can say how many remain.
+    per_namespace: HashMap<(StorageKey, String), usize>,
     history: History,
 }
 
@@ -170,6 +182,7 @@ impl Store {
             registry: Registry::default(),
             version: 1,
             objects: HashMap::new(),
+            per_namespace: HashMap::new(),
             history: History::new(options.history.max(1)),
         };
         Self {
@@ -346,6 +359,23 @@ impl Store {
         name: &str,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.delete_if(rt, ns, name, &Preconditions::default(), dry_run)
+    }
+
+    /// Deletes an object as [`Store::delete`] does, if it still has the given uid and
+    /// resource version.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, or `Conflict` when a precondition does not hold.
+    pub fn delete_if(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        pre: &Preconditions,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
         let key = (scope(rt, ns), name.to_string());
         let mut inner = self.write();
         let Some(old) = inner
@@ -355,6 +385,19 @@ impl Store {
         else {
             return Err(Self::not_found(rt, name));
         };
+        for (field, want) in [
+            ("uid", &pre.uid),
+            ("resourceVersion", &pre.resource_version),
+        ] {
+            if let Some(want) = want
+                && meta_str(&old, field) != Some(want.as_str())
+            {
+                return Err(StoreError::Conflict {
+                    resource: rt.qualified(),
+                    name: name.into(),
+                });
+            }
+        }
         if dry_run {
             return Ok(view(rt, &old));
         }
@@ -412,7 +455,7 @@ pub(super) fn scope(rt: &ResourceType, ns: Option<&str>) -> String {
 
 pub(super) fn patch_pins_version(patch: &Patch) -> bool {
     match patch {
-        Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply(p) => {
+        Patch::Merge(p) | Patch::Strategic(p) | Patch::Apply { body: p, .. } => {
             meta_str(p, "resourceVersion").is_some()
         }
         // A JSON patch pins a version with a `test` op, which it checks itself.

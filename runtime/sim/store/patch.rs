@@ -2,8 +2,7 @@
 //!
 //! Strategic merge knows the merge keys of the list fields workloads use (containers, env,
 //! volumes, ports, …) by field name; other lists are replaced, as for types without a schema.
-//! Server-side apply merges the applied fields the same way. Field ownership is simplified:
-//! a field dropped from a later apply is kept rather than removed.
+//! Server-side apply merges the applied fields the same way (see `apply` for ownership).
 
 use serde_json::{Map, Value};
 
@@ -15,7 +14,11 @@ pub enum Patch {
     Merge(Value),
     Strategic(Value),
     Json(json_patch::Patch),
-    Apply(Value),
+    /// Server-side apply of `body` by the field manager `manager`.
+    Apply {
+        body: Value,
+        manager: String,
+    },
 }
 
 impl Patch {
@@ -32,9 +35,14 @@ impl Patch {
                 require_object(p)?;
                 json_patch::merge(&mut out, p);
             }
-            Patch::Strategic(p) | Patch::Apply(p) => {
+            Patch::Strategic(p) => {
                 require_object(p)?;
-                strategic_merge(&mut out, p, matches!(self, Patch::Apply(_)));
+                strategic_merge(&mut out, p, false);
+            }
+            Patch::Apply { body, manager } => {
+                require_object(body)?;
+                let api_version = target["apiVersion"].as_str().unwrap_or_default();
+                out = super::apply::apply(Some(target), body, manager, api_version);
             }
             Patch::Json(p) => {
                 json_patch::patch(&mut out, p).map_err(|e| StoreError::PatchFailed {
@@ -57,7 +65,7 @@ fn require_object(p: &Value) -> Result<(), StoreError> {
 }
 
 /// The merge key of a list field, found by the field's name and its items.
-fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
+pub(super) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
     let has = |k: &str| items.iter().all(|i| i.get(k).is_some()) && !items.is_empty();
     match field {
         "containers"
@@ -168,7 +176,9 @@ fn merge_list(field: &str, have: &mut Vec<Value>, items: &[Value], apply: bool) 
         }
         return;
     }
-    let Some(key) = merge_key(field, items) else {
+    // Items without the merge key cannot be matched: such a list is replaced whole.
+    let keyed = merge_key(field, items).filter(|k| items.iter().all(|i| i.get(*k).is_some()));
+    let Some(key) = keyed else {
         *have = items.iter().cloned().map(strip_value).collect();
         return;
     };
@@ -260,5 +270,55 @@ mod tests {
     fn merge_patch_replaces_lists() {
         let out = Patch::Merge(json!({"spec": {"containers": [{"name": "x"}]}})).apply_to(&pod());
         assert_eq!(out.unwrap()["spec"]["containers"], json!([{"name": "x"}]));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    // JSON values whose object keys match `keys`.
+    fn json_value_with(keys: &'static str) -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "[a-z]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        json_value_with("[a-z$/]{1,6}")
+    }
+
+    fn plain_object() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map("[a-z]{1,6}", json_value_with("[a-z]{1,6}"), 0..5)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        // Patches come from clients: any object patched with any object is an answer.
+        #[test]
+        fn any_strategic_patch_applies_without_panic(target in json_value(), patch in json_value()) {
+            let _ = Patch::Strategic(patch.clone()).apply_to(&target);
+            let _ = Patch::Merge(patch).apply_to(&target);
+        }
+
+        // An object without nulls or directives, applied onto itself, is unchanged.
+        #[test]
+        fn a_strategic_patch_of_an_object_with_itself_changes_nothing(obj in plain_object()) {
+            let mut clean = obj;
+            crate::sim::store::meta::strip_nulls(&mut clean);
+            let out = Patch::Strategic(clean.clone()).apply_to(&clean).unwrap();
+            prop_assert_eq!(out, clean);
+        }
     }
 }

@@ -268,3 +268,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::sim::kinds::Registry;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Query strings come from clients: any text is answered, never a panic.
+        #[test]
+        fn any_selector_text_parses_or_is_refused(text in ".{0,40}") {
+            let _ = LabelSelector::parse(&text);
+            let pods = Registry::default().lookup("", "v1", "pods").unwrap();
+            let _ = FieldSelector::parse(&pods, &text);
+        }
+
+        #[test]
+        fn an_equality_selector_selects_exactly_its_value(
+            key in "[a-z]{1,8}", want in "[a-z0-9]{0,8}", have in "[a-z0-9]{0,8}",
+        ) {
+            let sel = LabelSelector::parse(&format!("{key}={want}")).unwrap();
+            let obj = serde_json::json!({"metadata": {"labels": {key.clone(): have.clone()}}});
+            prop_assert_eq!(sel.matches(&obj), want == have);
+            let not = LabelSelector::parse(&format!("{key}!={want}")).unwrap();
+            prop_assert_eq!(not.matches(&obj), want != have);
+        }
+    }
+}

@@ -71,8 +71,10 @@ fn pages_cover_everything_once() {
         ..Default::default()
     };
     let mut names = Vec::new();
+    let mut remaining = Vec::new();
     loop {
         let page = store.list(&cms, Some("a"), &opts).unwrap();
+        remaining.push(page.remaining);
         names.extend(
             page.items
                 .iter()
@@ -85,6 +87,7 @@ fn pages_cover_everything_once() {
     }
     let expected: Vec<String> = (0..25).map(|i| format!("cm-{i:02}")).collect();
     assert_eq!(names, expected);
+    assert_eq!(remaining, [Some(15), Some(5), None]);
 }
 
 #[tokio::test]
@@ -189,4 +192,32 @@ fn deleting_an_owner_deletes_what_it_owns() {
     assert!(store.get(&rss, Some("a"), "web-1").is_err());
     assert!(store.get(&pods, Some("a"), "web-1-x").is_err());
     assert!(store.get(&pods, Some("a"), "lonely").is_ok());
+}
+
+#[test]
+fn concurrent_patches_lose_no_update() {
+    let (store, reg) = store_with_ns("a");
+    let cms = reg.lookup("", "v1", "configmaps").unwrap();
+    store
+        .create(&cms, Some("a"), cm("shared", "x"), false)
+        .unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (store, cms) = (&store, &cms);
+            s.spawn(move || {
+                for i in 0..25 {
+                    let p = Patch::Merge(json!({"data": {format!("t{t}-{i}"): "1"}}));
+                    store
+                        .patch(cms, Some("a"), "shared", &p, false, false)
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let data = store.get(&cms, Some("a"), "shared").unwrap()["data"].clone();
+    assert_eq!(
+        data.as_object().unwrap().len(),
+        101,
+        "one initial key and 100 patched ones"
+    );
 }

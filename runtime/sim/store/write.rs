@@ -56,10 +56,11 @@ impl Store {
         status: bool,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
-        if let Patch::Apply(body) = patch
+        if let Patch::Apply { body, manager } = patch
             && self.get(rt, ns, name).is_err()
         {
-            return self.create(rt, ns, body.clone(), dry_run);
+            let created = super::apply::apply(None, body, manager, &rt.api_version());
+            return self.create(rt, ns, created, dry_run);
         }
         // Without a version in the patch itself, a patch applies to whatever is current.
         let pinned = patch_pins_version(patch);
@@ -142,6 +143,10 @@ impl Store {
                 return Ok(view(rt, &new));
             }
             let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);
+            // A CRD that gains a version serves it from now on.
+            if rt.group == "apiextensions.k8s.io" {
+                inner.registry.add_crd(&obj);
+            }
             return Ok(view(rt, &obj));
         }
     }
