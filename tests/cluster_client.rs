@@ -133,7 +133,7 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
     let retry = RetryPolicy {
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
-        max_attempts: 12,
+        max_attempts: 16,
         max_total_delay: Duration::from_secs(30),
     };
     let cluster = Cluster::new(client, "sim").with_retry(retry);
@@ -142,6 +142,7 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
         throttle_rate: 0.03,
         retry_after_secs: 1,
         watch_cut_after: Some(Duration::from_secs(2)),
+        conflict_rate: 0.3,
         ..FaultConfig::default()
     });
     let configmap = kinds::lookup("ConfigMap").unwrap();
@@ -179,8 +180,14 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
         .unwrap();
     assert!(missing.is_none());
 
-    // Every answered write is one of ours, and the faults were met and ridden out.
+    // Every answered write is one of ours, and the faults were met and ridden out: an
+    // injected 409 made the patch read again and re-apply.
     assert_eq!(sim.counts().get("patch", "configmaps"), 30);
+    assert!(
+        sim.counts().get("injected", "409") > 0,
+        "{:?}",
+        sim.counts().snapshot()
+    );
     let retries = sim.counts().get("injected", "500") + sim.counts().get("injected", "429");
     assert!(
         retries > 0,

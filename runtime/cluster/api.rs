@@ -231,6 +231,7 @@ impl Cluster {
             ..PatchParams::default()
         };
         let mut attempts = 0;
+        let started = std::time::Instant::now();
         loop {
             let current =
                 self.get(kind, namespace, name)
@@ -281,7 +282,11 @@ impl Cluster {
                 Err(error) => error,
             };
             let conflict = matches!(&error, kube::Error::Api(s) if s.code == 409);
-            if attempts >= self.retry.max_attempts || !(conflict || retry::is_retryable(&error)) {
+            let out_of_time = started.elapsed() >= self.retry.max_total_delay;
+            if attempts >= self.retry.max_attempts
+                || out_of_time
+                || !(conflict || retry::is_retryable(&error))
+            {
                 return Err(match error {
                     kube::Error::Api(s) if s.code == 409 => ClusterError::Conflict {
                         action: "patching",
