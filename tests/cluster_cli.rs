@@ -19,7 +19,8 @@ step("read", "Read the settings", || {
 });
 step("patch", "Patch the settings and the key", #{ changes_cluster: true }, || {
     let after = k8s_patch("ConfigMap", "demo", "settings", #{ data: #{ color: "green" } });
-    k8s_patch("Secret", "demo", "issuer", #{ stringData: #{ "tls.key": "-----BEGIN PRIVATE KEY-----\nNEWKEYBODY\n-----END PRIVATE KEY-----\n" } });
+    let key = "-----BEGIN PRIVATE KEY-----\nNEWKEYBODY\n-----END PRIVATE KEY-----\n";
+    k8s_patch("Secret", "demo", "issuer", #{ stringData: #{ "tls.key": key } });
     #{ color: after.data.color }
 });
 "#;
@@ -30,7 +31,8 @@ fn manifest() -> String {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: demo\n  \
          labels:\n    app: demo\ndata:\n  color: blue\n---\n\
          apiVersion: v1\nkind: Secret\nmetadata:\n  name: issuer\n  namespace: demo\n\
-         stringData:\n  tls.key: \"-----BEGIN PRIVATE KEY-----\\n{KEY_BODY}\\n-----END PRIVATE KEY-----\\n\"\n"
+         stringData:\n  tls.key: \"-----BEGIN PRIVATE KEY-----\\n{KEY_BODY}\\n\
+         -----END PRIVATE KEY-----\\n\"\n"
     )
 }
 
@@ -240,7 +242,8 @@ fn kubeconfig_points_a_run_at_a_served_simulated_cluster() {
     // The patch reached the served cluster: a read-only run sees it.
     std::fs::write(
         setup.path("read.rhai"),
-        "step(\"read\", \"Read\", || #{ color: k8s_get(\"ConfigMap\", \"demo\", \"settings\").data.color });",
+        "step(\"read\", \"Read\", || \
+         #{ color: k8s_get(\"ConfigMap\", \"demo\", \"settings\").data.color });",
     )
     .unwrap();
     let (code, stdout, stderr) =
@@ -292,7 +295,8 @@ fn a_cluster_function_without_a_cluster_says_what_is_missing() {
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains(
-            "× read: k8s_get needs a cluster: run with --kubeconfig/--context, KUBECONFIG, or --sim"
+            "× read: k8s_get needs a cluster: run with --kubeconfig/--context, KUBECONFIG, or \
+             --sim"
         ),
         "{stdout}"
     );

@@ -222,7 +222,8 @@ mod tests {
         let error = classify(&request, status(500, 0), 8);
         assert_eq!(
             error.to_string(),
-            "listing Secrets in namespace linkerd: 500 Injected: injected (gave up after 8 attempts)"
+            "listing Secrets in namespace linkerd: 500 Injected: injected (gave up after 8 \
+             attempts)"
         );
     }
 }

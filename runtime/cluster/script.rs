@@ -62,9 +62,13 @@ fn block<T>(
     ctx.handle().block_on(async {
         tokio::select! {
             result = request => result.map_err(|e| cluster_error(&e)),
-            () = cancelled => Err(EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE).into()),
+            () = cancelled => Err(terminated()),
         }
     })
+}
+
+fn terminated() -> Box<EvalAltResult> {
+    EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE).into()
 }
 
 /// How often a blocked request looks at the cancellation flag.
