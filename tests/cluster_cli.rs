@@ -301,3 +301,49 @@ fn a_cluster_function_without_a_cluster_says_what_is_missing() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_journal_is_resumed_only_against_the_cluster_that_wrote_it() {
+    let setup = Setup::new();
+    std::fs::copy(setup.path("cluster.yaml"), setup.path("other.yaml")).unwrap();
+    let read = |sim: &str| {
+        let (code, stdout, stderr) =
+            setup.runner(&["rb.rhai", sim, "--only", "read", "--workdir", "w"]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        stdout
+    };
+    assert!(read("--sim=cluster.yaml").contains("√ read\n"));
+    // Same target: the finished step is not run again.
+    assert!(read("--sim=cluster.yaml").contains("- read: skipped, finished in an earlier run"));
+    // Another cluster: its own journal, so the step runs.
+    assert!(read("--sim=other.yaml").contains("√ read\n"));
+}
+
+/// Against a real cluster, read-only: set `RUNNER_E2E_KUBECONFIG` (and optionally
+/// `RUNNER_E2E_CONTEXT`) to run it.
+#[test]
+fn e2e_reads_namespaces_of_a_real_cluster() {
+    let Some(kubeconfig) = std::env::var_os("RUNNER_E2E_KUBECONFIG") else {
+        eprintln!("skipped: RUNNER_E2E_KUBECONFIG is not set");
+        return;
+    };
+    let setup = Setup::new();
+    std::fs::write(
+        setup.path("ns.rhai"),
+        "step(\"namespaces\", \"List namespaces\", || #{ count: k8s_list(\"Namespace\", \"\").len() });",
+    )
+    .unwrap();
+    let mut args = vec!["ns.rhai".to_owned(), "--kubeconfig".to_owned()];
+    args.push(kubeconfig.to_string_lossy().into_owned());
+    if let Some(context) = std::env::var_os("RUNNER_E2E_CONTEXT") {
+        args.extend([
+            "--context".to_owned(),
+            context.to_string_lossy().into_owned(),
+        ]);
+    }
+    args.extend(["--workdir".to_owned(), "w".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, stdout, stderr) = setup.runner(&args);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("√ namespaces\n  count: "), "{stdout}");
+}
