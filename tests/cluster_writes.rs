@@ -211,3 +211,25 @@ async fn a_patch_of_a_missing_object_names_it() {
         "patching ConfigMap linkerd/nope: 404 NotFound: the object does not exist"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_that_is_not_a_map_is_refused_before_any_write() {
+    let (sim, cluster, _dir) = start().await;
+    let kind = kinds::lookup("ConfigMap").unwrap();
+    let error = cluster
+        .patch(
+            &kind,
+            Some("linkerd"),
+            "linkerd-identity-trust-roots",
+            WriteMode::Apply,
+            |_| Ok(Some(json!(["not", "a", "map"]))),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "computing the change to ConfigMap linkerd/linkerd-identity-trust-roots: a merge patch \
+         is a map, not [\"not\",\"a\",\"map\"]"
+    );
+    assert_eq!(sim.counts().writes(), 0);
+}

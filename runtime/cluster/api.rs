@@ -245,7 +245,11 @@ impl Cluster {
                         attempts: 1,
                     })?;
             let mut patch = match change(&current) {
-                Ok(Some(patch)) => patch,
+                Ok(Some(patch)) if patch.is_object() => patch,
+                Ok(Some(other)) => {
+                    let message = format!("a merge patch is a map, not {other}");
+                    return Err(ClusterError::Change { object, message });
+                }
                 Ok(None) => {
                     return Ok(Patched {
                         object: current,
