@@ -227,6 +227,12 @@ async fn emojivoto_lists_restarts_and_rolls_out() {
         .ok(&["-n", "emojivoto", "rollout", "restart", "deploy"])
         .await;
     assert_eq!(out.lines().count(), 4, "{out}");
+    // One write per restarted workload.
+    let writes = k
+        .sim
+        .counts()
+        .object_writes("deployments.apps", Some("emojivoto"), "web");
+    assert_eq!(writes, 1);
     let after = k
         .sim
         .store()

@@ -178,7 +178,11 @@ async fn serve(
     let store = &state.store;
     let rt = &target.rt;
     let ns = target.namespace.as_deref();
-    let count = |verb: &str| state.counts.record(verb, &rt.qualified());
+    // Requests naming an object are also counted per object (writes per workload).
+    let count = |verb: &str| match target.name.as_deref() {
+        Some(name) => state.counts.record_object(verb, &rt.qualified(), ns, name),
+        None => state.counts.record(verb, &rt.qualified()),
+    };
     // Dry-run writes are counted apart (`patch:dryRun`), so that a test can tell that a
     // dry-run sent no real write.
     let count_write = |verb: &str| match params.dry_run() {

@@ -71,19 +71,19 @@ pub fn serve(
         Method::GET => {
             state
                 .counts
-                .record("get", &format!("{}/scale", rt.qualified()));
+                .record_object("get", &format!("{}/scale", rt.qualified()), ns, name);
             return Ok(json(&scale_of(&current)));
         }
         Method::PUT => {
             state
                 .counts
-                .record("update", &format!("{}/scale", rt.qualified()));
+                .record_object("update", &format!("{}/scale", rt.qualified()), ns, name);
             body::object(headers, bytes)?
         }
         Method::PATCH => {
             state
                 .counts
-                .record("patch", &format!("{}/scale", rt.qualified()));
+                .record_object("patch", &format!("{}/scale", rt.qualified()), ns, name);
             body::patch(headers, bytes, params.get("fieldManager"))?
                 .apply_to(&scale_of(&current))?
         }
