@@ -124,7 +124,9 @@ impl Cluster {
             verb: "get",
             object: &object,
             resource: &resource,
+            kind: kind.name(),
             namespace,
+            name: Some(name),
         };
         let api = api(&self.client, kind, namespace);
         tracing::debug!(kind = kind.name(), namespace, name, "get");
@@ -150,7 +152,9 @@ impl Cluster {
             verb: "list",
             object: &collection,
             resource: &resource,
+            kind: kind.name(),
             namespace,
+            name: None,
         };
         let api = api(&self.client, kind, namespace);
         let mut items = Vec::new();
@@ -222,7 +226,9 @@ impl Cluster {
             verb: "patch",
             object: &object,
             resource: &resource,
+            kind: kind.name(),
             namespace,
+            name: Some(name),
         };
         let api = api(&self.client, kind, namespace);
         let params = PatchParams {

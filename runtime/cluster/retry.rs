@@ -70,7 +70,11 @@ pub struct Request<'a> {
     pub object: &'a str,
     /// `configmaps`, `deployments.apps`.
     pub resource: &'a str,
+    /// `ConfigMap`.
+    pub kind: &'a str,
     pub namespace: Option<&'a str>,
+    /// The object's name; `None` for a list.
+    pub name: Option<&'a str>,
 }
 
 /// True for answers that a later attempt may not get: throttling, server errors, and
@@ -129,9 +133,9 @@ where
 pub(crate) fn log_retry(request: &Request<'_>, error: &kube::Error, delay: Duration) {
     tracing::debug!(
         verb = request.verb,
-        resource = request.resource,
+        kind = request.kind,
         namespace = request.namespace,
-        object = request.object,
+        name = request.name,
         %error,
         ?delay,
         "retrying"
@@ -211,7 +215,9 @@ mod tests {
             verb: "list",
             object: "Secrets in namespace linkerd",
             resource: "secrets",
+            kind: "Secret",
             namespace: Some("linkerd"),
+            name: None,
         };
         let error = classify(&request, status(403, 0), 1);
         assert_eq!(
