@@ -284,4 +284,40 @@ mod tests {
         );
         assert!(sim.counts().get("injected", "500") >= 2);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_patch_without_consent_writes_nothing() {
+        let sim = SimServer::start(SimOptions::default()).await.unwrap();
+        let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+        let dir = tempfile::tempdir().unwrap();
+        // A real run with no terminal and no --yes.
+        let options = ContextOptions {
+            cluster: Some(cluster),
+            ..ContextOptions::new(dir.path())
+        };
+        let output = Arc::new(Output::new(Format::Json, Box::new(std::io::sink())));
+        let ctx = RunContext::new(options, output, tokio::runtime::Handle::current()).unwrap();
+        ctx.lock_script().current_step = Some("patch".into());
+
+        let engine_ctx = Arc::clone(&ctx);
+        let result = tokio::task::spawn_blocking(move || {
+            let engine = crate::engine::new(&engine_ctx);
+            engine.eval::<Dynamic>(
+                r#"k8s_patch("Namespace", "", "default", #{ metadata: #{ labels: #{ a: "b" } } })"#,
+            )
+        })
+        .await
+        .unwrap();
+
+        let error = result.unwrap_err().to_string();
+        assert!(
+            error.contains(
+                "refusing to patch Namespace default without confirmation: there is no terminal \
+                 to ask on; pass --yes to proceed"
+            ),
+            "{error}"
+        );
+        assert_eq!(sim.counts().writes(), 0);
+        assert_eq!(sim.counts().get("get", "namespaces"), 0);
+    }
 }
