@@ -177,7 +177,12 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
     let runtime = runtime()?;
     runtime.block_on(async move {
         // Kept until the run ends: dropping it stops the simulated cluster.
-        let target = cluster_target(&args).await?;
+        // `--list` runs nothing, so it neither reads a kubeconfig nor starts the sim.
+        let target = if args.list {
+            None
+        } else {
+            cluster_target(&args).await?
+        };
         if let Some(target) = &target {
             options.target = target.cluster().target().to_owned();
             options.cluster = Some(target.cluster().clone());

@@ -274,7 +274,7 @@ fn cluster_selection_errors_name_what_is_wrong() {
         .unwrap()
         .current_dir(setup.dir.path())
         .env("KUBECONFIG", "gone/config")
-        .args(["rb.rhai", "--list"])
+        .args(["rb.rhai", "--dry-run"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -282,6 +282,10 @@ fn cluster_selection_errors_name_what_is_wrong() {
         String::from_utf8_lossy(&out.stderr),
         "error: kubeconfig gone/config does not exist\n"
     );
+
+    // `--list` runs nothing and reads no kubeconfig.
+    let (code, _, stderr) = setup.runner(&["rb.rhai", "--list", "--kubeconfig", "missing"]);
+    assert_eq!(code, 0, "{stderr}");
 
     let (code, _, stderr) = setup.runner(&["rb.rhai", "--sim", "--context", "prod"]);
     assert_eq!(code, 2);
