@@ -59,6 +59,14 @@ fn walk(
         }
         return;
     }
+    // Arrays are compared item by item, so that one changed env value of one container
+    // shows as `spec.template.spec.containers[0].env[3].value`, not as two whole arrays.
+    if let (Some(Value::Array(a)), Some(Value::Array(b))) = (old, new) {
+        for i in 0..a.len().max(b.len()) {
+            walk(kind, format!("{path}[{i}]"), a.get(i), b.get(i), out);
+        }
+        return;
+    }
     // Objects that appear or vanish whole are listed leaf by leaf, so that each leaf is
     // judged on its own path.
     if let Some(Value::Object(a)) = old.filter(|_| new.is_none()) {
@@ -172,6 +180,9 @@ mod tests {
                          "data": {"x": "1"}});
         let new = json!({"metadata": {"resourceVersion": "2", "labels": {"a": "2"}},
                          "data": {"x": "1", "y": {"z": 3}}});
+        let (mut old, mut new) = (old, new);
+        old["spec"] = json!({"env": [{"name": "A", "value": "1"}, {"name": "B"}]});
+        new["spec"] = json!({"env": [{"name": "A", "value": "2"}]});
         let changes = diff("ConfigMap", &old, &new);
         let shown: Vec<_> = changes
             .iter()
@@ -181,7 +192,9 @@ mod tests {
             shown,
             [
                 ("data.y.z", None, Some("3")),
-                ("metadata.labels.a", Some("\"1\""), Some("\"2\""))
+                ("metadata.labels.a", Some("\"1\""), Some("\"2\"")),
+                ("spec.env[0].value", Some("\"1\""), Some("\"2\"")),
+                ("spec.env[1].name", Some("\"B\""), None),
             ]
         );
     }
