@@ -351,3 +351,40 @@ fn e2e_reads_namespaces_of_a_real_cluster() {
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("√ namespaces\n  count: "), "{stdout}");
 }
+
+/// A rehearsal on a real `linkerd install` output (DESIGN §7: skipped when the shared
+/// fixtures are not there).
+#[test]
+fn a_dry_run_on_a_linkerd_install_shows_anchors_by_subject_and_keys_by_fingerprint() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/linkerd/install-stable-2.12.0.yaml");
+    if !fixture.exists() {
+        eprintln!("skipped: {} is not there", fixture.display());
+        return;
+    }
+    let setup = Setup::new();
+    std::fs::write(
+        setup.path("anchors.rhai"),
+        r#"step("anchors", "Swap the anchors", #{ changes_cluster: true }, || {
+    let root = gen_cert(#{ profile: "root-ca", cn: "root.linkerd.cluster.local" });
+    k8s_patch("ConfigMap", "linkerd", "linkerd-identity-trust-roots",
+              #{ data: #{ "ca-bundle.crt": root.cert.pem } });
+    k8s_patch("Secret", "linkerd", "linkerd-identity-issuer", #{ data: #{ "key.pem": "QUJD" } });
+    #{ deployments: k8s_list("Deployment", "linkerd").len() }
+});"#,
+    )
+    .unwrap();
+    let sim = format!("--sim={}", fixture.display());
+    let (code, stdout, stderr) = setup.runner(&["anchors.rhai", &sim, "--dry-run"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert_no_key(&stdout);
+    assert!(
+        stdout.contains(
+            "    data.ca-bundle.crt: certificate(s) [CN=identity.linkerd.cluster.local (sha256 "
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("→ certificate(s) [CN=root.linkerd.cluster.local (sha256 "));
+    assert!(stdout.contains("    data.key.pem: <"), "{stdout}");
+    assert!(stdout.contains("  deployments: 3\n"), "{stdout}");
+}
