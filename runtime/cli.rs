@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::cluster;
 use crate::engine::{self, ConsentMode, Overrides, RunOptions};
 use crate::error::Error;
-use crate::output::{Format, Output};
+use crate::output::{Event, Format, Level, Output};
 
 const EXIT_STATUS: &str =
     "Exit status: 0 success, 1 a step or check failed, 2 usage or runbook error.";
@@ -100,13 +101,14 @@ pub struct RunArgs {
     /// Kubeconfig context to use, as kubectl's flag.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Run against the built-in simulated cluster.
+    /// Run against the built-in simulated cluster (scenario `empty` by default); asks nothing.
     #[arg(
         long,
         value_name = "SCENARIO",
         num_args = 0..=1,
         require_equals = true,
-        default_missing_value = "default"
+        default_missing_value = "default",
+        conflicts_with_all = ["kubeconfig", "context"]
     )]
     pub sim: Option<String>,
     /// A folder whose modules override the embedded stdlib.
@@ -151,38 +153,53 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
-    let unavailable = [
-        args.kubeconfig.as_ref().map(|_| "--kubeconfig"),
-        args.context.as_ref().map(|_| "--context"),
-        args.sim.as_ref().map(|_| "--sim"),
-    ];
-    if let Some(flag) = unavailable.into_iter().flatten().next() {
-        return Err(Error::NotAvailable {
-            what: flag.to_owned(),
-        });
-    }
     let overrides = Overrides::from_args(&args.values, &args.set)
         .map_err(|error| Error::Run(engine::RunError::Params(error)))?;
     let cancel = Arc::new(AtomicBool::new(false));
-    let options = RunOptions {
-        runbook: args.runbook.unwrap_or_default(),
-        workdir: args.workdir,
+    let mut options = RunOptions {
+        runbook: args.runbook.clone().unwrap_or_default(),
+        workdir: args.workdir.clone(),
         dry_run: args.dry_run,
         list: args.list,
-        only: args.only,
-        skip: args.skip,
-        from: args.from,
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        from: args.from.clone(),
         fresh: args.fresh,
         consent: ConsentMode::detect(args.yes),
         target: "none".to_owned(),
-        stdlib_dir: args.stdlib,
+        stdlib_dir: args.stdlib.clone(),
         overrides,
         cancel: Arc::clone(&cancel),
+        cluster: None,
     };
     let output = Arc::new(Output::stdout(args.output));
 
     let runtime = runtime()?;
     runtime.block_on(async move {
+        // Kept until the run ends: dropping it stops the simulated cluster.
+        // `--list` runs nothing, so it neither reads a kubeconfig nor starts the sim.
+        let target = if args.list {
+            None
+        } else {
+            cluster_target(&args).await?
+        };
+        if let Some(target) = &target {
+            options.target = target.cluster().target().to_owned();
+            options.cluster = Some(target.cluster().clone());
+        }
+        if let Some(Target::Sim(_)) = &target {
+            // Nothing real can change, so a rehearsal needs no confirmation.
+            options.consent = ConsentMode::Yes;
+            output.emit(Event::Log {
+                step: None,
+                level: Level::Info,
+                message: format!(
+                    "{}: the built-in simulated cluster; nothing real can change, so nothing is asked",
+                    options.target
+                ),
+            });
+        }
+
         // Ctrl-C stops the script at its next operation; the journal keeps what finished. A
         // second Ctrl-C quits at once, for a primitive or a prompt that does not return.
         tokio::spawn(async move {
@@ -196,12 +213,51 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         });
         let handle = tokio::runtime::Handle::current();
         let task = tokio::task::spawn_blocking(move || engine::run(options, output, handle));
-        match task.await {
+        let result = match task.await {
             Ok(Ok(())) => Ok(ExitCode::SUCCESS),
             Ok(Err(error)) => Err(Error::Run(error)),
             Err(source) => Err(Error::Panicked { source }),
-        }
+        };
+        drop(target);
+        result
     })
+}
+
+/// The cluster a run acts on.
+enum Target {
+    Real(cluster::Cluster),
+    Sim(Box<cluster::target::SimCluster>),
+}
+
+impl Target {
+    fn cluster(&self) -> &cluster::Cluster {
+        match self {
+            Self::Real(cluster) => cluster,
+            Self::Sim(sim) => &sim.cluster,
+        }
+    }
+}
+
+/// `--sim`, else the kubeconfig the flags and `KUBECONFIG` name. With nothing named and no
+/// configuration found, the run has no cluster: runbooks that only make certificates still
+/// run, and a cluster primitive says what is missing.
+async fn cluster_target(args: &RunArgs) -> Result<Option<Target>, Error> {
+    if let Some(scenario) = &args.sim {
+        let sim = cluster::target::start_sim(scenario).await?;
+        return Ok(Some(Target::Sim(Box::new(sim))));
+    }
+    let selection = cluster::ClientArgs {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+    };
+    match cluster::connect(&selection).await {
+        Ok(connected) => Ok(Some(Target::Real(cluster::Cluster::new(
+            connected.client,
+            connected.target,
+        )))),
+        Err(cluster::ClusterError::NoConfig { .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn doc() -> Result<ExitCode, Error> {

@@ -12,6 +12,8 @@ pub enum Error {
     Run(#[from] RunError),
     #[error(transparent)]
     Sim(#[from] SimError),
+    #[error(transparent)]
+    Cluster(Box<crate::cluster::ClusterError>),
     /// An option or command whose part of the runner is not built yet.
     #[error("{what} is not available yet")]
     NotAvailable { what: String },
@@ -27,6 +29,12 @@ pub enum Error {
     },
 }
 
+impl From<crate::cluster::ClusterError> for Error {
+    fn from(error: crate::cluster::ClusterError) -> Self {
+        Self::Cluster(Box::new(error))
+    }
+}
+
 impl Error {
     /// The exit status (DESIGN §3): 0 success, 1 a step or check failed, 2 usage or runbook
     /// error.
@@ -34,7 +42,8 @@ impl Error {
         ExitCode::from(match self {
             Self::Run(error) => error.code(),
             Self::Sim(_) | Self::Panicked { .. } => 1,
-            Self::NotAvailable { .. } | Self::Runtime { .. } => 2,
+            // The run could not reach its cluster, so it did not start.
+            Self::NotAvailable { .. } | Self::Runtime { .. } | Self::Cluster(_) => 2,
         })
     }
 

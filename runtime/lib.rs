@@ -3,6 +3,7 @@
 //!
 //! | module     | what lives there                                                        |
 //! |------------|-------------------------------------------------------------------------|
+//! | `cluster`  | the kube client, retries, preconditioned writes, dry-run diffs, `k8s_*`  |
 //! | `cli`      | the clap definitions and the dispatch of subcommands                    |
 //! | `engine`   | the Rhai host: steps, parameters, journal, consent, dry-run, primitives |
 //! | `error`    | the top-level error and the exit codes                                  |
@@ -12,6 +13,7 @@
 //! | `sim`      | the simulated Kubernetes API server                                     |
 
 pub mod cli;
+pub mod cluster;
 pub mod duration;
 pub mod engine;
 pub mod error;

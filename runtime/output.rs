@@ -47,6 +47,14 @@ pub enum Event {
         step: Option<String>,
         action: String,
     },
+    /// The fields a write changed, or in a dry-run would change; secret values appear only
+    /// as fingerprints.
+    Diff {
+        step: Option<String>,
+        object: String,
+        dry_run: bool,
+        changes: Vec<crate::cluster::FieldChange>,
+    },
     /// A step finished; its outputs as recorded in the journal.
     StepFinished { step: String, outputs: Value },
     /// A step failed.
@@ -174,6 +182,7 @@ fn human(event: &Event) -> String {
         } => format!("  ‼ {message}\n"),
         Event::Log { message, .. } => format!("  {message}\n"),
         Event::Would { action, .. } => format!("  would {action}\n"),
+        Event::Diff { changes, .. } => crate::cluster::diff::render(changes),
         Event::StepFinished { step, outputs } => {
             let mut text = format!("√ {step}\n");
             if let Value::Object(fields) = outputs {

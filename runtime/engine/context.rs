@@ -10,6 +10,7 @@ use rhai::{EvalAltResult, Position};
 use super::consent::{Consent, ConsentError};
 use super::host::ScriptState;
 use super::modules::ModuleLoader;
+use crate::cluster::Cluster;
 use crate::output::{Event, Level, Output};
 
 /// Everything a primitive needs to know about the run it is part of. Shared (`Arc`) by the
@@ -26,6 +27,7 @@ pub struct RunContext {
     /// Kept so that a dry-run's scratch workdir lives as long as the run.
     _scratch: Option<tempfile::TempDir>,
     modules: Arc<ModuleLoader>,
+    cluster: Option<Cluster>,
     pub(crate) script: Mutex<ScriptState>,
 }
 
@@ -42,6 +44,8 @@ pub struct ContextOptions {
     pub runbook_dir: PathBuf,
     /// Set (by Ctrl-C) to stop the script at its next operation.
     pub cancel: Arc<AtomicBool>,
+    /// The cluster the primitives talk to; `None` when the run names none.
+    pub cluster: Option<Cluster>,
 }
 
 impl ContextOptions {
@@ -56,6 +60,7 @@ impl ContextOptions {
             stdlib_dir: None,
             runbook_dir: PathBuf::new(),
             cancel: Arc::new(AtomicBool::new(false)),
+            cluster: None,
         }
     }
 }
@@ -105,6 +110,7 @@ impl RunContext {
             cancelled: options.cancel,
             _scratch: scratch,
             modules: Arc::new(ModuleLoader::new(options.stdlib_dir, options.runbook_dir)),
+            cluster: options.cluster,
             script: Mutex::new(ScriptState::default()),
         }))
     }
@@ -122,6 +128,11 @@ impl RunContext {
     /// The cluster this run acts on, as recorded in the journal.
     pub fn target(&self) -> &str {
         &self.target
+    }
+
+    /// The cluster client of this run, if the run names a cluster.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
     }
 
     /// The tokio runtime primitives block on (the script runs on a blocking thread).

@@ -75,6 +75,7 @@ fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
         dry_run: ctx.dry_run(),
     };
     crate::pki::script::register(engine, pki);
+    crate::cluster::script::register(engine, ctx);
 }
 
 /// Why a run stopped.

@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub stdlib_dir: Option<PathBuf>,
     pub overrides: Overrides,
     pub cancel: Arc<AtomicBool>,
+    /// The cluster the run acts on, if any; `target` names it.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 /// Runs a runbook (or lists it, with `list`). Call it from a blocking thread: primitives block
@@ -56,6 +58,7 @@ pub fn run(
             stdlib_dir: options.stdlib_dir.clone(),
             runbook_dir: super::runbook_dir(&options.runbook),
             cancel: Arc::clone(&options.cancel),
+            cluster: options.cluster.clone(),
         },
         output,
         handle,

@@ -69,8 +69,9 @@ impl Faults {
 }
 
 /// Requests answered, per verb (`get`, `list`, `watch`, `create`, `update`, `patch`,
-/// `delete`) and resource (`deployments.apps`), and per object for requests that name one;
-/// clones share the counts.
+/// `delete`; a dry-run write as `patch:dryRun` and so on, which [`RequestCounts::writes`]
+/// leaves out; an injected fault as `injected` with the status code as resource) and resource
+/// (`deployments.apps`), and per object for requests that name one; clones share the counts.
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounts {
     by_resource: Arc<Mutex<BTreeMap<(String, String), u64>>>,

@@ -183,6 +183,12 @@ async fn serve(
         Some(name) => state.counts.record_object(verb, &rt.qualified(), ns, name),
         None => state.counts.record(verb, &rt.qualified()),
     };
+    // Dry-run writes are counted apart (`patch:dryRun`), so that a test can tell that a
+    // dry-run sent no real write.
+    let count_write = |verb: &str| match params.dry_run() {
+        Ok(true) => count(&format!("{verb}:dryRun")),
+        _ => count(verb),
+    };
     if let (true, Some(name)) = (target.scale, target.name.as_deref()) {
         return super::scale::serve(state, method, &target, name, &params, headers, bytes);
     }
@@ -200,13 +206,13 @@ async fn serve(
             Ok(json(&store.get(rt, ns, name)?))
         }
         (&Method::POST, None) => {
-            count("create");
+            count_write("create");
             let obj = body::object(headers, bytes)?;
             let created = store.create(rt, ns, obj, params.dry_run()?)?;
             Ok((StatusCode::CREATED, json(&created)).into_response())
         }
         (&Method::PUT, Some(name)) => {
-            count("update");
+            count_write("update");
             let obj = body::object(headers, bytes)?;
             Ok(json(&store.update(
                 rt,
@@ -218,7 +224,7 @@ async fn serve(
             )?))
         }
         (&Method::PATCH, Some(name)) => {
-            count("patch");
+            count_write("patch");
             let patch = body::patch(headers, bytes, params.get("fieldManager"))?;
             if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
                 return Err(ApiError::new(
@@ -237,9 +243,9 @@ async fn serve(
             Ok((code, json(&out)).into_response())
         }
         (&Method::DELETE, Some(name)) => {
-            count("delete");
             let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
             let dry_run = params.dry_run()? || body_dry_run;
+            count(if dry_run { "delete:dryRun" } else { "delete" });
             Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
         }
         (&Method::DELETE, None) => {

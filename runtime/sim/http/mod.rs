@@ -82,7 +82,18 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
     }
     let is_write = matches!(*req.method(), Method::PUT | Method::PATCH);
     let served = req.uri().path().starts_with("/api");
-    match state.faults.draw(is_write).filter(|_| served) {
+    let injected = state.faults.draw(is_write).filter(|_| served);
+    // Counted as verb `injected` and the status, so that tests can count the retries a
+    // client made.
+    if let Some(fault) = injected {
+        let code = match fault {
+            Injected::ServerError => "500",
+            Injected::Throttled { .. } => "429",
+            Injected::Conflict => "409",
+        };
+        state.counts.record("injected", code);
+    }
+    match injected {
         Some(Injected::ServerError) => ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",

@@ -1,0 +1,31 @@
+//! Cluster access: choosing the cluster and building its client, retried reads, preconditioned
+//! writes, dry-run diffs, and the script module that gives runbooks `k8s_get`, `k8s_list` and
+//! `k8s_patch`.
+//!
+//! | module   | what lives there                                                          |
+//! |----------|---------------------------------------------------------------------------|
+//! | `client` | `--kubeconfig`/`KUBECONFIG`/in-cluster, `--context`, the journal target    |
+//! | `kinds`  | the kinds a runbook may name and their API resources                       |
+//! | `retry`  | backoff for 429/5xx/dropped connections, errors that name the request     |
+//! | `api`    | [`Cluster`]: get, paginated list, patch with precondition and 409 re-read |
+//! | `watch`  | waiting for an object's state through watches that re-establish        |
+//! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
+//! | `script` | the Rhai functions                                                        |
+//! | `target` | `--sim[=SCENARIO]`: the built-in simulated cluster                        |
+
+mod api;
+pub mod client;
+pub mod diff;
+mod error;
+pub mod kinds;
+pub mod retry;
+pub mod script;
+pub mod target;
+mod watch;
+
+pub use api::{Cluster, FIELD_MANAGER, Patched, WriteMode};
+pub use client::{ClientArgs, Connected, connect};
+pub use diff::FieldChange;
+pub use error::ClusterError;
+pub use kinds::Kind;
+pub use retry::RetryPolicy;
