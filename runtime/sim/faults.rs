@@ -1,0 +1,155 @@
+//! Fault injection and request counting, changeable while the server runs.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+/// The faults to inject; the default injects none.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultConfig {
+    /// Share of requests (0.0–1.0) answered `500 InternalError`.
+    pub error_rate: f64,
+    /// Share of requests answered `429 TooManyRequests` with `Retry-After`.
+    pub throttle_rate: f64,
+    /// The `Retry-After` seconds of a 429.
+    pub retry_after_secs: u32,
+    /// Added before every answer.
+    pub latency: Duration,
+    /// Watches end after this long, as when a connection drops.
+    pub watch_cut_after: Option<Duration>,
+    /// Share of writes (PUT, PATCH) answered `409 Conflict`.
+    pub conflict_rate: f64,
+}
+
+/// What an injected fault does to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    ServerError,
+    Throttled { retry_after_secs: u32 },
+    Conflict,
+}
+
+/// The live fault settings of a server; clones share them.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(Arc<RwLock<FaultConfig>>);
+
+impl Faults {
+    pub fn new(config: FaultConfig) -> Self {
+        Self(Arc::new(RwLock::new(config)))
+    }
+
+    /// Replaces the settings; requests already running keep the old ones.
+    pub fn set(&self, config: FaultConfig) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = config;
+    }
+
+    pub fn get(&self) -> FaultConfig {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Draws the fault, if any, for one request.
+    pub fn draw(&self, is_write: bool) -> Option<Injected> {
+        let c = self.get();
+        let hit = |rate: f64| rate > 0.0 && rand::random::<f64>() < rate;
+        if hit(c.error_rate) {
+            Some(Injected::ServerError)
+        } else if hit(c.throttle_rate) {
+            Some(Injected::Throttled {
+                retry_after_secs: c.retry_after_secs.max(1),
+            })
+        } else if is_write && hit(c.conflict_rate) {
+            Some(Injected::Conflict)
+        } else {
+            None
+        }
+    }
+}
+
+/// Requests answered, per verb (`get`, `list`, `watch`, `create`, `update`, `patch`,
+/// `delete`) and resource (`deployments.apps`); clones share the counts.
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounts(Arc<Mutex<BTreeMap<(String, String), u64>>>);
+
+/// The verbs that change objects.
+pub const WRITE_VERBS: &[&str] = &["create", "update", "patch", "delete"];
+
+impl RequestCounts {
+    pub fn record(&self, verb: &str, resource: &str) {
+        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *m.entry((verb.to_string(), resource.to_string()))
+            .or_default() += 1;
+    }
+
+    /// The count of one verb on one resource.
+    pub fn get(&self, verb: &str, resource: &str) -> u64 {
+        let m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        m.get(&(verb.to_string(), resource.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every count, keyed by (verb, resource).
+    pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Write requests of every resource.
+    pub fn writes(&self) -> u64 {
+        let m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        m.iter()
+            .filter(|((v, _), _)| WRITE_VERBS.contains(&v.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn reset(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certain_faults_always_fire_and_none_by_default() {
+        let f = Faults::default();
+        assert_eq!(f.draw(true), None);
+        f.set(FaultConfig {
+            conflict_rate: 1.0,
+            ..Default::default()
+        });
+        assert_eq!(f.draw(false), None);
+        assert_eq!(f.draw(true), Some(Injected::Conflict));
+        f.set(FaultConfig {
+            throttle_rate: 1.0,
+            retry_after_secs: 3,
+            ..Default::default()
+        });
+        assert_eq!(
+            f.draw(false),
+            Some(Injected::Throttled {
+                retry_after_secs: 3
+            })
+        );
+    }
+
+    #[test]
+    fn counts_writes() {
+        let c = RequestCounts::default();
+        c.record("patch", "deployments.apps");
+        c.record("patch", "deployments.apps");
+        c.record("list", "pods");
+        assert_eq!(c.get("patch", "deployments.apps"), 2);
+        assert_eq!(c.writes(), 2);
+    }
+}

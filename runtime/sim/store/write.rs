@@ -1,0 +1,153 @@
+//! Updates and patches: the new object is computed from the current one, checked, passed to
+//! the admission hooks outside the lock, and committed only if nothing else was written in
+//! between (or, when the client named no version, computed again on the latest object).
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::meta::{self, meta_str};
+use super::{
+    ChangeType, Operation, Patch, Store, StoreError, patch_pins_version, scope, storage_form, view,
+};
+use crate::sim::kinds::ResourceType;
+
+impl Store {
+    /// Replaces an object (PUT). A `resourceVersion` in the body must be the current one.
+    /// With `status`, only the status changes; otherwise a kind with a status subresource keeps
+    /// its status.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, `Conflict` on a stale version, `BadRequest`/`Invalid` for a bad body.
+    pub fn update(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: Value,
+        status: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        meta::check_body(rt, ns, &obj)?;
+        if let Some(body_name) = meta_str(&obj, "name")
+            && body_name != name
+        {
+            return Err(StoreError::BadRequest {
+                message: format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                ),
+            });
+        }
+        self.write_over(rt, ns, name, status, dry_run, |_| Ok(obj.clone()))
+    }
+
+    /// Patches an object; an apply patch creates it when missing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::update`], plus `PatchFailed` when a JSON patch does not apply.
+    pub fn patch(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+        status: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        if let Patch::Apply { body, manager } = patch
+            && self.get(rt, ns, name).is_err()
+        {
+            let created = super::apply::apply(None, body, manager, &rt.api_version());
+            return self.create(rt, ns, created, dry_run);
+        }
+        // Without a version in the patch itself, a patch applies to whatever is current.
+        let pinned = patch_pins_version(patch);
+        self.write_over(rt, ns, name, status, dry_run, |current| {
+            let mut patched = patch.apply_to(current)?;
+            meta::check_body(rt, ns, &patched)?;
+            if !pinned {
+                meta::meta_mut(&mut patched).remove("resourceVersion");
+            }
+            Ok(patched)
+        })
+    }
+
+    // Computes the new object from the current one and commits it, again on the latest object
+    // when another write landed meanwhile and the new object names no version. Admission
+    // hooks run outside the lock, so that they may read the store.
+    fn write_over(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        status: bool,
+        dry_run: bool,
+        make: impl Fn(&Value) -> Result<Value, StoreError>,
+    ) -> Result<Value, StoreError> {
+        let key = (scope(rt, ns), name.to_string());
+        loop {
+            let old = self
+                .read()
+                .objects
+                .get(&rt.storage)
+                .and_then(|m| m.get(&key).cloned())
+                .ok_or_else(|| Self::not_found(rt, name))?;
+            let mut new = storage_form(rt, make(&view(rt, &old))?);
+            meta::strip_nulls(&mut new);
+            let wanted = meta_str(&new, "resourceVersion")
+                .unwrap_or_default()
+                .to_string();
+            if status {
+                let mut merged = (*old).clone();
+                merged["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                new = merged;
+            } else if rt.status_subresource {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            new["apiVersion"] = json!(rt.stored_api_version());
+            new["kind"] = json!(rt.kind);
+            meta::carry_over(&old, &mut new);
+            self.admit(Operation::Update, rt, &mut new)?;
+
+            let mut inner = self.write();
+            let Some(current) = inner
+                .objects
+                .get(&rt.storage)
+                .and_then(|m| m.get(&key).cloned())
+            else {
+                return Err(Self::not_found(rt, name));
+            };
+            let current_version = meta_str(&current, "resourceVersion").unwrap_or_default();
+            if !wanted.is_empty() && wanted != current_version {
+                return Err(StoreError::Conflict {
+                    resource: rt.qualified(),
+                    name: name.into(),
+                });
+            }
+            if !Arc::ptr_eq(&current, &old) {
+                continue;
+            }
+            meta::meta_mut(&mut new).insert("resourceVersion".into(), json!(current_version));
+            // As the real server does, a write that changes nothing is not stored and moves
+            // no version, so watchers see no event.
+            if dry_run || new == *old {
+                return Ok(view(rt, &new));
+            }
+            let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);
+            // A CRD that gains a version serves it from now on.
+            if rt.group == "apiextensions.k8s.io" {
+                inner.registry.add_crd(&obj);
+            }
+            return Ok(view(rt, &obj));
+        }
+    }
+}
