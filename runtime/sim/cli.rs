@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::SimError;
+use super::cluster::{ClusterOptions, DEFAULT_SPEED};
 use super::faults::FaultConfig;
 use super::server::{SimOptions, SimServer};
 use super::store::StoreOptions;
@@ -78,6 +79,10 @@ pub struct ServeArgs {
     /// Changes kept for watches from older versions; older ones get 410 Gone.
     #[arg(long, value_name = "CHANGES", default_value_t = 20_000)]
     pub history: usize,
+    /// How many times faster than real time the simulated cluster runs (pod starts, kubelet
+    /// refreshes, certificate renewals); 1 is real time.
+    #[arg(long, value_name = "FACTOR", default_value_t = DEFAULT_SPEED)]
+    pub speed: f64,
 }
 
 // The token stays out of logs; the rest is what was asked for.
@@ -112,6 +117,10 @@ impl ServeArgs {
                 history: self.history,
             },
             kubeconfig_out: self.kubeconfig_out.clone(),
+            cluster: Some(ClusterOptions {
+                speed: self.speed,
+                ..ClusterOptions::default()
+            }),
         }
     }
 }

@@ -1,0 +1,132 @@
+//! The failure record: every sampled connection between meshed pods that failed its mTLS
+//! handshake, with when, between whom and why. Tests read it, `runner sim serve` serves it at
+//! `/sim/failures` and prints its summary on exit.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// How many failures are kept; the count goes on beyond it.
+const KEPT: usize = 10_000;
+
+/// One failed connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Wall-clock time (RFC 3339), comparable with object timestamps.
+    pub at: String,
+    /// Simulated time (RFC 3339), against which certificates are checked.
+    pub sim_time: String,
+    /// `namespace/pod` of the client.
+    pub from: String,
+    /// `namespace/pod` of the server.
+    pub to: String,
+    /// Why the handshake failed, such as "unknown issuer".
+    pub reason: String,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    kept: VecDeque<Failure>,
+    failed: u64,
+    sampled: u64,
+}
+
+/// The record; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct FailureRecord {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FailureRecord {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn sampled(&self, connections: u64) {
+        self.lock().sampled += connections;
+    }
+
+    pub(super) fn push(&self, failure: Failure) {
+        let mut inner = self.lock();
+        inner.failed += 1;
+        if inner.kept.len() == KEPT {
+            inner.kept.pop_front();
+        }
+        inner.kept.push_back(failure);
+    }
+
+    /// The failures kept, oldest first.
+    pub fn failures(&self) -> Vec<Failure> {
+        self.lock().kept.iter().cloned().collect()
+    }
+
+    /// How many connections failed in all.
+    pub fn failed(&self) -> u64 {
+        self.lock().failed
+    }
+
+    /// How many connections were sampled in all.
+    pub fn connections(&self) -> u64 {
+        self.lock().sampled
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.failed() == 0
+    }
+
+    /// Forgets every failure (the sample count stays).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.kept.clear();
+        inner.failed = 0;
+    }
+
+    /// The record as the HTTP endpoint serves it.
+    pub fn to_json(&self) -> Value {
+        let inner = self.lock();
+        json!({
+            "connections": inner.sampled,
+            "failed": inner.failed,
+            "failures": inner.kept.iter().collect::<Vec<_>>(),
+        })
+    }
+
+    /// A few lines for an operator: totals, then failures grouped by namespaces and reason.
+    pub fn summary(&self) -> String {
+        let inner = self.lock();
+        let mut out = format!(
+            "meshed traffic: {} connections sampled, {} failed\n",
+            inner.sampled, inner.failed
+        );
+        let mut groups: BTreeMap<(String, String, String), (u64, &str, &str)> = BTreeMap::new();
+        for f in &inner.kept {
+            let ns = |p: &str| p.split('/').next().unwrap_or_default().to_owned();
+            let entry = groups
+                .entry((ns(&f.from), ns(&f.to), f.reason.clone()))
+                .or_insert((0, &f.at, &f.at));
+            entry.0 += 1;
+            entry.2 = &f.at;
+        }
+        for ((from, to, reason), (count, first, last)) in groups {
+            out.push_str(&format!(
+                "  {from} -> {to}: {count} x {reason} (first {first}, last {last})\n"
+            ));
+        }
+        out
+    }
+}
+
+/// The HTTP routes of the record: `GET /sim/failures`.
+pub fn routes(record: FailureRecord) -> axum::Router {
+    axum::Router::new().route(
+        "/sim/failures",
+        axum::routing::get(move || {
+            let record = record.clone();
+            async move { axum::Json(record.to_json()) }
+        }),
+    )
+}
