@@ -83,6 +83,11 @@ pub struct ServeArgs {
     /// refreshes, certificate renewals); 1 is real time.
     #[arg(long, value_name = "FACTOR", default_value_t = DEFAULT_SPEED)]
     pub speed: f64,
+    /// Load a built-in scenario: a Linkerd layout with meshed applications (edge,
+    /// stable-2.8, stable-2.10, stable-2.11, stable-2.12, helm, external-issuer,
+    /// expiring-root).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
 }
 
 // The token stays out of logs; the rest is what was asked for.
@@ -117,6 +122,7 @@ impl ServeArgs {
                 history: self.history,
             },
             kubeconfig_out: self.kubeconfig_out.clone(),
+            scenario: self.scenario.clone(),
             cluster: Some(ClusterOptions {
                 speed: self.speed,
                 ..ClusterOptions::default()

@@ -9,6 +9,7 @@
 //! | `server` | `SimServer::start`: TLS, token, kubeconfig                            |
 //! | `load`   | loading multi-document YAML manifests                                 |
 //! | `cli`    | `runner sim serve`                                                    |
+//! | `scenarios` | built-in clusters per Linkerd layout with meshed applications     |
 //! | `mesh`   | Linkerd inside: injector, identity controller, mTLS, failure record    |
 //! | `cluster`| controllers, kubelet, Linkerd's behaviour: what makes it a cluster     |
 
@@ -19,6 +20,7 @@ pub mod http;
 pub mod kinds;
 pub mod load;
 pub mod mesh;
+pub mod scenarios;
 pub mod server;
 pub mod store;
 
@@ -83,6 +85,11 @@ pub enum SimError {
     Cluster {
         #[source]
         source: cluster::ClusterError,
+    },
+    #[error("loading the scenario")]
+    Scenario {
+        #[source]
+        source: scenarios::ScenarioError,
     },
     #[error("serving the simulated API server")]
     Serve {

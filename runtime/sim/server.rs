@@ -34,6 +34,9 @@ pub struct SimOptions {
     /// Run the simulated controllers (workloads, kubelet, Linkerd); `None` serves a bare
     /// API server whose objects change only when clients write them.
     pub cluster: Option<ClusterOptions>,
+    /// A built-in scenario to load (see [`super::scenarios::NAMES`]); starts the
+    /// controllers with default options when `cluster` is `None`.
+    pub scenario: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -47,6 +50,7 @@ impl Default for SimOptions {
             store: StoreOptions::default(),
             kubeconfig_out: None,
             cluster: None,
+            scenario: None,
         }
     }
 }
@@ -63,6 +67,7 @@ impl std::fmt::Debug for SimOptions {
             .field("store", &self.store)
             .field("kubeconfig_out", &self.kubeconfig_out)
             .field("cluster", &self.cluster)
+            .field("scenario", &self.scenario)
             .finish()
     }
 }
@@ -83,6 +88,7 @@ pub struct SimHandle {
     counts: RequestCounts,
     handle: axum_server::Handle<SocketAddr>,
     cluster: Option<Cluster>,
+    scenario: Option<super::scenarios::Identity>,
     // Keeps the temporary kubeconfig folder alive as long as the server.
     _dir: Option<tempfile::TempDir>,
 }
@@ -160,10 +166,22 @@ impl SimServer {
         load::ensure_system_namespaces(&store)
             .map_err(|source| SimError::SystemNamespaces { source })?;
         // Controllers start before manifests load, so that loaded workloads get pods.
-        let cluster = match &options.cluster {
+        let cluster_options = match (&options.cluster, &options.scenario) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(_)) => Some(ClusterOptions::default()),
+            (None, None) => None,
+        };
+        let cluster = match &cluster_options {
             Some(c) => {
                 Some(Cluster::start(&store, c).map_err(|source| SimError::Cluster { source })?)
             }
+            None => None,
+        };
+        let scenario = match &options.scenario {
+            Some(name) => Some(
+                super::scenarios::load(&store, name)
+                    .map_err(|source| SimError::Scenario { source })?,
+            ),
             None => None,
         };
         for path in &options.manifests {
@@ -240,6 +258,7 @@ impl SimServer {
             counts,
             handle,
             cluster,
+            scenario,
             _dir: dir,
         })
     }
@@ -302,6 +321,11 @@ impl SimHandle {
     /// The simulated controllers, when started.
     pub fn cluster(&self) -> Option<&Cluster> {
         self.cluster.as_ref()
+    }
+
+    /// The certificates the loaded scenario started with (root and issuer, with keys).
+    pub fn scenario_identity(&self) -> Option<&super::scenarios::Identity> {
+        self.scenario.as_ref()
     }
 
     /// Stops accepting requests; open watches end within the grace period.

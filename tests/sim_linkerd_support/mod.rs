@@ -130,7 +130,41 @@ impl Sim {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("timed out waiting for {what}");
+        panic!("timed out waiting for {what}; pods:\n{}", self.dump());
+    }
+
+    /// Every pod with its readiness, restarts and waiting message, for failure messages.
+    pub fn dump(&self) -> String {
+        let rt = self.rt("", "pods");
+        let page = self
+            .sim
+            .store()
+            .list(&rt, None, &Default::default())
+            .unwrap();
+        page.items
+            .iter()
+            .map(|p| {
+                let statuses = p["status"]["containerStatuses"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                let waiting: Vec<String> = statuses
+                    .iter()
+                    .filter_map(|c| c["state"]["waiting"]["message"].as_str().map(str::to_owned))
+                    .collect();
+                format!(
+                    "  {}/{} ready={} restarts={} {}\n",
+                    p["metadata"]["namespace"].as_str().unwrap_or(""),
+                    p["metadata"]["name"].as_str().unwrap_or(""),
+                    ready(p),
+                    statuses
+                        .first()
+                        .map(|c| c["restartCount"].clone())
+                        .unwrap_or_default(),
+                    waiting.join("; ")
+                )
+            })
+            .collect()
     }
 }
 

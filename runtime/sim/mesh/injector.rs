@@ -104,7 +104,14 @@ impl Admission for Injector {
             return Ok(());
         }
         // Without a control plane there is no webhook to call.
-        let Some(view) = self.files.borrow().clone() else {
+        // A webhook that has not seen the files yet reads them as a fresh mount would.
+        let view = self.files.borrow().clone().or_else(|| {
+            InjectorFiles {
+                kinds: self.kinds.clone(),
+            }
+            .read(&self.store)
+        });
+        let Some(view) = view else {
             return Ok(());
         };
         inject(pod, &view);
