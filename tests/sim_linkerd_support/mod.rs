@@ -189,3 +189,4 @@ pub fn deployment(name: &str, replicas: i64, annotations: Value) -> Value {
         },
     })
 }
+pub mod procedure;

@@ -8,12 +8,14 @@
 //! | `controller.rs`  | the workload controller's loop, dirty queue and owner index        |
 //! | `deployments.rs` | Deployments and ReplicaSets                                        |
 //! | `ordinals.rs`    | StatefulSets and DaemonSets                                        |
+//! | `defaults.rs`    | the API server's defaults for workload specs                       |
 //! | `kubelet.rs`     | pod start, readiness, crash loops; [`PodHooks`]                    |
 //!
 //! [`Cluster::start`] runs them against a [`Store`]; dropping the [`Cluster`] stops them.
 
 mod clock;
 mod controller;
+mod defaults;
 mod deployments;
 mod kubelet;
 mod objects;
@@ -118,6 +120,7 @@ impl Cluster {
                 Err(source) => return Err(ClusterError::store(&kinds.node, &obj, source)),
             }
         }
+        store.add_admission(std::sync::Arc::new(defaults::Defaults));
         let kubelet = kubelet::Kubelet::new(
             store.clone(),
             kinds.clone(),

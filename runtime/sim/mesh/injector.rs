@@ -65,12 +65,7 @@ fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn has_proxy(pod: &Value) -> bool {
-    pod.pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some("linkerd-proxy"))
-        })
+    super::mtls::proxy_container(pod).is_some()
 }
 
 impl Injector {

@@ -47,11 +47,18 @@ pub struct Mesh {
     parsed: Mutex<HashMap<String, Arc<Vec<Certificate>>>>,
 }
 
-fn proxy_env(pod: &Value, name: &str) -> Option<Value> {
-    let containers = pod.pointer("/spec/containers")?.as_array()?;
-    let proxy = containers
+/// The `linkerd-proxy` container: a native sidecar (init container) from edge-24.5.1, a
+/// plain container before.
+pub fn proxy_container(pod: &Value) -> Option<&Value> {
+    ["/spec/initContainers", "/spec/containers"]
         .iter()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some("linkerd-proxy"))?;
+        .filter_map(|p| pod.pointer(p)?.as_array())
+        .flatten()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some("linkerd-proxy"))
+}
+
+fn proxy_env(pod: &Value, name: &str) -> Option<Value> {
+    let proxy = proxy_container(pod)?;
     proxy
         .get("env")?
         .as_array()?
