@@ -254,6 +254,11 @@ pub async fn current_anchors(sim: &Sim, t: &Target) -> String {
 
 /// `linkerd upgrade --identity-trust-anchors-file`: every place the layout keeps the anchors.
 pub async fn deploy_anchors(sim: &Sim, t: &Target, bundle: &str) {
+    deploy_anchors_then(sim, t, bundle, true).await;
+}
+
+/// As [`deploy_anchors`]; without `restart` a 2.11 control plane keeps running as it was.
+pub async fn deploy_anchors_then(sim: &Sim, t: &Target, bundle: &str, restart: bool) {
     let config = get(sim, &["cm", "linkerd-config"]).await;
     if t.era == Era::A {
         let mut global: Value =
@@ -379,7 +384,7 @@ pub async fn deploy_anchors(sim: &Sim, t: &Target, bundle: &str) {
         }
     }
     // 2.11 rolls nothing by itself: its docs restart the control plane.
-    if t.era == Era::C0 {
+    if t.era == Era::C0 && restart {
         restart_namespace(sim, "linkerd").await;
     }
     wait_namespace(sim, "linkerd").await;
