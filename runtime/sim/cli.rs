@@ -152,8 +152,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, SimError> {
     // that stdout stays free for tools.
     eprintln!("simulated API server listening on {}", sim.url());
     eprintln!("kubeconfig: {}", sim.kubeconfig_path().display());
+    if sim.cluster().is_some() {
+        eprintln!("failed meshed connections: {}/sim/failures", sim.url());
+    }
     wait_for_stop().await;
     sim.shutdown(Duration::from_secs(1));
+    // What an operator rehearsing a runbook wants to know last: did meshed traffic fail.
+    if let Some(cluster) = sim.cluster() {
+        eprint!("{}", cluster.linkerd().record.summary());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
