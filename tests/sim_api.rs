@@ -514,6 +514,64 @@ async fn dry_run_writes_store_nothing() {
         changes.try_recv().is_err(),
         "a dry run produced a change event"
     );
+
+    // Update, patch and delete of an existing object, each as a dry run.
+    let real = api
+        .create(&PostParams::default(), &cm("real"))
+        .await
+        .unwrap();
+    let mut changes = sim.store().subscribe();
+    let before = sim.store().resource_version();
+    let mut replaced = real.clone();
+    replaced
+        .data
+        .as_mut()
+        .unwrap()
+        .insert("k".into(), "replaced".into());
+    let dry_post = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    let answer = api.replace("real", &dry_post, &replaced).await.unwrap();
+    assert_eq!(answer.data.unwrap()["k"], "replaced");
+    let patch = kube::api::Patch::Merge(json!({"data": {"k": "patched"}}));
+    let answer = api
+        .patch("real", &kube::api::PatchParams::default().dry_run(), &patch)
+        .await;
+    assert_eq!(answer.unwrap().data.unwrap()["k"], "patched");
+    let dry_delete = kube::api::DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    api.delete("real", &dry_delete).await.unwrap();
+    assert_eq!(api.get("real").await.unwrap().data.unwrap()["k"], "real");
+    assert_eq!(sim.store().resource_version(), before);
+    assert!(
+        changes.try_recv().is_err(),
+        "a dry run produced a change event"
+    );
+
+    let stale = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("another-uid".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    let err = api.delete("real", &stale).await.unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("not an API error: {err:?}")
+    };
+    assert_eq!(status.code, 409);
+    let exact = kube::api::DeleteParams {
+        preconditions: Some(kube::api::Preconditions {
+            uid: real.metadata.uid,
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    api.delete("real", &exact).await.unwrap();
+    assert!(api.get_opt("real").await.unwrap().is_none());
 }
 
 #[tokio::test]

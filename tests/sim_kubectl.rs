@@ -227,6 +227,12 @@ async fn emojivoto_lists_restarts_and_rolls_out() {
         .ok(&["-n", "emojivoto", "rollout", "restart", "deploy"])
         .await;
     assert_eq!(out.lines().count(), 4, "{out}");
+    // One write per restarted workload.
+    let writes = k
+        .sim
+        .counts()
+        .object_writes("deployments.apps", Some("emojivoto"), "web");
+    assert_eq!(writes, 1);
     let after = k
         .sim
         .store()
@@ -572,6 +578,22 @@ async fn typed_create_commands_send_protobuf_that_is_stored_as_json() {
         "busybox"
     );
     assert_eq!(k.sim.counts().get("create", "deployments.apps"), 1);
+
+    // kubectl scale goes through the scale subresource.
+    let out = k
+        .ok(&["scale", "deploy", "web", "-n", "typed", "--replicas=5"])
+        .await;
+    assert_eq!(out, "deployment.apps/web scaled\n");
+    let d = store
+        .get(&k.rt("apps", "deployments"), Some("typed"), "web")
+        .unwrap();
+    assert_eq!(
+        (
+            d["spec"]["replicas"].as_i64(),
+            d["metadata"]["generation"].as_i64()
+        ),
+        (Some(5), Some(2))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

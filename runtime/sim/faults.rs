@@ -69,23 +69,52 @@ impl Faults {
 }
 
 /// Requests answered, per verb (`get`, `list`, `watch`, `create`, `update`, `patch`,
-/// `delete`) and resource (`deployments.apps`); clones share the counts.
+/// `delete`) and resource (`deployments.apps`), and per object for requests that name one;
+/// clones share the counts.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounts(Arc<Mutex<BTreeMap<(String, String), u64>>>);
+pub struct RequestCounts {
+    by_resource: Arc<Mutex<BTreeMap<(String, String), u64>>>,
+    by_object: Arc<Mutex<BTreeMap<ObjectKey, u64>>>,
+}
+
+/// (verb, resource, namespace or empty, name)
+type ObjectKey = (String, String, String, String);
 
 /// The verbs that change objects.
 pub const WRITE_VERBS: &[&str] = &["create", "update", "patch", "delete"];
 
 impl RequestCounts {
     pub fn record(&self, verb: &str, resource: &str) {
-        let mut m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut m = self
+            .by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *m.entry((verb.to_string(), resource.to_string()))
             .or_default() += 1;
     }
 
+    /// Records a request that names one object (get, update, patch, delete).
+    pub fn record_object(&self, verb: &str, resource: &str, namespace: Option<&str>, name: &str) {
+        self.record(verb, resource);
+        let key = (
+            verb.into(),
+            resource.into(),
+            namespace.unwrap_or_default().into(),
+            name.into(),
+        );
+        let mut m = self
+            .by_object
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *m.entry(key).or_default() += 1;
+    }
+
     /// The count of one verb on one resource.
     pub fn get(&self, verb: &str, resource: &str) -> u64 {
-        let m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let m = self
+            .by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         m.get(&(verb.to_string(), resource.to_string()))
             .copied()
             .unwrap_or(0)
@@ -93,7 +122,7 @@ impl RequestCounts {
 
     /// Every count, keyed by (verb, resource).
     pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
-        self.0
+        self.by_resource
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -101,15 +130,37 @@ impl RequestCounts {
 
     /// Write requests of every resource.
     pub fn writes(&self) -> u64 {
-        let m = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let m = self
+            .by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         m.iter()
             .filter(|((v, _), _)| WRITE_VERBS.contains(&v.as_str()))
             .map(|(_, n)| n)
             .sum()
     }
 
+    /// Write requests (update, patch, delete) that named one object, such as a workload.
+    pub fn object_writes(&self, resource: &str, namespace: Option<&str>, name: &str) -> u64 {
+        let m = self
+            .by_object
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ns = namespace.unwrap_or_default();
+        m.iter()
+            .filter(|((v, r, n, o), _)| {
+                WRITE_VERBS.contains(&v.as_str()) && r == resource && n == ns && o == name
+            })
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     pub fn reset(&self) {
-        self.0
+        self.by_resource
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.by_object
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
@@ -149,7 +200,11 @@ mod tests {
         c.record("patch", "deployments.apps");
         c.record("patch", "deployments.apps");
         c.record("list", "pods");
-        assert_eq!(c.get("patch", "deployments.apps"), 2);
-        assert_eq!(c.writes(), 2);
+        c.record_object("patch", "deployments.apps", Some("app"), "web");
+        c.record_object("get", "deployments.apps", Some("app"), "web");
+        assert_eq!(c.get("patch", "deployments.apps"), 3);
+        assert_eq!(c.writes(), 3);
+        assert_eq!(c.object_writes("deployments.apps", Some("app"), "web"), 1);
+        assert_eq!(c.object_writes("deployments.apps", Some("app"), "api"), 0);
     }
 }

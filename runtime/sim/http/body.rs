@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::protobuf::{self, ProtobufError};
 use super::status::ApiError;
-use crate::sim::store::Patch;
+use crate::sim::store::{Patch, Preconditions};
 
 fn content_type(headers: &HeaderMap) -> String {
     let raw = headers
@@ -94,4 +94,37 @@ pub fn patch(headers: &HeaderMap, bytes: &[u8], manager: Option<&str>) -> Result
             ),
         )),
     }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DeleteOptions {
+    #[serde(default)]
+    dry_run: Vec<String>,
+    #[serde(default)]
+    preconditions: Preconditions,
+}
+
+/// The preconditions and dry-run flag of a delete's optional `DeleteOptions` body (kube
+/// sends `dryRun` there rather than in the query).
+///
+/// # Errors
+///
+/// 400 for a body that is not a `DeleteOptions` object, or a dry-run value other than `All`.
+pub fn delete_options(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<(Preconditions, bool), ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok((Preconditions::default(), false));
+    }
+    let value = object(headers, bytes)?;
+    let opts: DeleteOptions = serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid: {e}")))?;
+    if let Some(other) = opts.dry_run.iter().find(|v| *v != "All") {
+        return Err(ApiError::bad_request(format!(
+            "invalid dry run value: {other:?}; the only supported value is \"All\""
+        )));
+    }
+    Ok((opts.preconditions, !opts.dry_run.is_empty()))
 }

@@ -122,6 +122,17 @@ pub fn resources(registry: &Registry, group: &str, version: &str) -> Option<Valu
             entry.as_object_mut().map(|m| m.remove("shortNames"));
         }
         out.push(entry);
+        if super::scale::scalable(t) {
+            out.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
         if t.status_subresource {
             out.push(json!({
                 "name": format!("{}/status", t.plural),

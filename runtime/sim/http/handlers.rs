@@ -20,6 +20,8 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub status: bool,
+    /// The request is for the `scale` subresource.
+    pub scale: bool,
 }
 
 enum Route {
@@ -64,9 +66,10 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
     if namespace.is_none() && rt.namespaced && name.is_some() {
         return Err(ApiError::unknown_resource());
     }
-    let status = match rest.get(2) {
-        None => false,
-        Some(&"status") if rt.status_subresource => true,
+    let (status, scale) = match rest.get(2) {
+        None => (false, false),
+        Some(&"status") if rt.status_subresource => (true, false),
+        Some(&"scale") if super::scale::scalable(&rt) => (false, true),
         Some(_) => return Err(ApiError::unknown_resource()),
     };
     if rest.len() > 3 {
@@ -77,6 +80,7 @@ fn parse(state: &AppState, path: &str) -> Result<Route, ApiError> {
         namespace,
         name,
         status,
+        scale,
     }))
 }
 
@@ -174,7 +178,14 @@ async fn serve(
     let store = &state.store;
     let rt = &target.rt;
     let ns = target.namespace.as_deref();
-    let count = |verb: &str| state.counts.record(verb, &rt.qualified());
+    // Requests naming an object are also counted per object (writes per workload).
+    let count = |verb: &str| match target.name.as_deref() {
+        Some(name) => state.counts.record_object(verb, &rt.qualified(), ns, name),
+        None => state.counts.record(verb, &rt.qualified()),
+    };
+    if let (true, Some(name)) = (target.scale, target.name.as_deref()) {
+        return super::scale::serve(state, method, &target, name, &params, headers, bytes);
+    }
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch") => {
             count("watch");
@@ -227,11 +238,13 @@ async fn serve(
         }
         (&Method::DELETE, Some(name)) => {
             count("delete");
-            Ok(json(&store.delete(rt, ns, name, params.dry_run()?)?))
+            let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
+            let dry_run = params.dry_run()? || body_dry_run;
+            Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
         }
         (&Method::DELETE, None) => {
             count("deletecollection");
-            delete_collection(state, &target, &params)
+            delete_collection(state, &target, &params, headers, bytes)
         }
         _ => Err(ApiError::method_not_allowed()),
     }
@@ -289,6 +302,8 @@ fn delete_collection(
     state: &AppState,
     target: &Target,
     params: &Params,
+    headers: &HeaderMap,
+    bytes: &[u8],
 ) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
     let opts = ListOptions {
@@ -298,7 +313,7 @@ fn delete_collection(
     };
     let ns = target.namespace.as_deref();
     let page = state.store.list(&target.rt, ns, &opts)?;
-    let dry_run = params.dry_run()?;
+    let dry_run = params.dry_run()? || body::delete_options(headers, bytes)?.1;
     let mut items = Vec::new();
     for item in page.items {
         let name = item["metadata"]["name"]

@@ -5,6 +5,7 @@ pub mod discovery;
 mod handlers;
 mod openapi;
 pub mod protobuf;
+mod scale;
 pub mod status;
 mod watch;
 

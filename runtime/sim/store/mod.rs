@@ -92,6 +92,14 @@ pub trait Admission: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// What must still hold for a delete to go ahead (`DeleteOptions.preconditions`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
 /// Options of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -351,6 +359,23 @@ impl Store {
         name: &str,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.delete_if(rt, ns, name, &Preconditions::default(), dry_run)
+    }
+
+    /// Deletes an object as [`Store::delete`] does, if it still has the given uid and
+    /// resource version.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, or `Conflict` when a precondition does not hold.
+    pub fn delete_if(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        pre: &Preconditions,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
         let key = (scope(rt, ns), name.to_string());
         let mut inner = self.write();
         let Some(old) = inner
@@ -360,6 +385,19 @@ impl Store {
         else {
             return Err(Self::not_found(rt, name));
         };
+        for (field, want) in [
+            ("uid", &pre.uid),
+            ("resourceVersion", &pre.resource_version),
+        ] {
+            if let Some(want) = want
+                && meta_str(&old, field) != Some(want.as_str())
+            {
+                return Err(StoreError::Conflict {
+                    resource: rt.qualified(),
+                    name: name.into(),
+                });
+            }
+        }
         if dry_run {
             return Ok(view(rt, &old));
         }
