@@ -152,22 +152,34 @@ async fn an_expired_issuer_fails_certificate_requests() {
         .store()
         .patch(&rt, Some("emojivoto"), "web", &patch, false, false)
         .unwrap();
-    sim.wait_for(10, "IssuerValidationFailed", |s| {
-        !events(s, "IssuerValidationFailed").is_empty()
+    let web = " - CSR Identity : web.emojivoto.serviceaccount.identity.linkerd.cluster.local";
+    let for_web = |s: &Sim| {
+        events(s, "IssuerValidationFailed")
+            .into_iter()
+            .find(|e| e["message"].as_str().unwrap_or_default().ends_with(web))
+    };
+    sim.wait_for(10, "IssuerValidationFailed for web", |s| {
+        for_web(s).is_some()
     })
     .await;
-    let failed = events(&sim, "IssuerValidationFailed").remove(0);
+    let failed = for_web(&sim).unwrap();
     let message = failed["message"].as_str().unwrap();
     assert!(
-        message.contains("x509: certificate has expired or is not yet valid"),
+        message.starts_with("x509: certificate has expired or is not yet valid"),
         "{message}"
     );
-    assert!(
-        message.contains(
-            " - CSR Identity : web.emojivoto.serviceaccount.identity.linkerd.cluster.local"
-        ),
-        "{message}"
-    );
+    assert_eq!(failed["type"], "Warning");
+    // The new pods wait for a certificate: started, not ready, not crashing.
+    let waiting = |s: &Sim| {
+        s.pods("emojivoto", "web-")
+            .into_iter()
+            .find(|p| p["status"]["startTime"].is_string() && !ready(p))
+    };
+    sim.wait_for(10, "a new web pod waiting", |s| waiting(s).is_some())
+        .await;
+    let pod = waiting(&sim).unwrap();
+    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0);
+    assert!(pod["status"]["containerStatuses"][0]["state"]["running"].is_object());
 }
 
 #[tokio::test]

@@ -75,6 +75,17 @@ async fn every_scenario_comes_up_meshed_without_failures() {
             proxy_anchors(&sim.pods("monitoring", "node-agent-")[0]).is_some(),
             "{name}: DaemonSet template annotation"
         );
+        // Proxies that waited for the identity controller did not crash.
+        for ns in ["emojivoto", "books", "monitoring", "linkerd"] {
+            for pod in sim.pods(ns, "") {
+                assert_eq!(
+                    pod["status"]["containerStatuses"][0]["restartCount"],
+                    0,
+                    "{name}: {}",
+                    sim.dump()
+                );
+            }
+        }
         let record = &sim.sim.cluster().unwrap().linkerd().record;
         sim.wait_for(10, "sampled traffic", |_| record.connections() > 50)
             .await;

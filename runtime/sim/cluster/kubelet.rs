@@ -14,17 +14,29 @@ use crate::sim::Store;
 
 /// What simulated processes inside pods do when a pod starts or stops.
 pub trait PodHooks: Send + Sync {
-    /// Runs when the pod's containers (re)start. An error is the message a crashing
-    /// container leaves; the pod stays not ready and is restarted with back-off.
+    /// Runs when the pod's containers (re)start, and again while one is waiting.
     ///
     /// # Errors
     ///
-    /// The reason the process exits at start.
-    fn starting(&self, pod: &Value) -> Result<(), String>;
+    /// [`StartError::Crash`]: the process exits (the pod crash-loops with back-off);
+    /// [`StartError::Waiting`]: it runs but is not ready yet (asked again shortly).
+    fn starting(&self, pod: &Value) -> Result<(), StartError>;
 
     /// Runs when the pod is deleted.
     fn stopped(&self, namespace: &str, name: &str);
 }
+
+/// Why a pod's containers are not ready after a start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartError {
+    /// The process exited with this message.
+    Crash(String),
+    /// The process runs and waits for something (a proxy for its certificate).
+    Waiting(String),
+}
+
+// A waiting container is asked again after this long.
+const WAIT_RETRY: Duration = Duration::from_secs(2);
 
 /// Starts pods; shared by the workload controller and the hooks that join later.
 #[derive(Clone)]
@@ -96,6 +108,7 @@ impl Kubelet {
             }
             let outcome = self.hooks().iter().try_for_each(|h| h.starting(&pod));
             let status = running_status(&pod, outcome.as_ref().err(), restarts);
+            let waiting = matches!(outcome, Err(StartError::Waiting(_)));
             let mut new = pod.clone();
             new["status"] = status;
             if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -111,6 +124,10 @@ impl Kubelet {
             if outcome.is_ok() {
                 return;
             }
+            if waiting {
+                self.clock.sleep(WAIT_RETRY).await;
+                continue;
+            }
             let backoff = Duration::from_secs(10)
                 .saturating_mul(1 << restarts.min(5))
                 .min(MAX_BACKOFF);
@@ -120,12 +137,16 @@ impl Kubelet {
     }
 }
 
-/// The status of a started pod: ready, or with every container waiting in CrashLoopBackOff
-/// after `crash`.
-fn running_status(pod: &Value, crash: Option<&String>, restarts: u32) -> Value {
+/// The status of a started pod: ready, not ready while waiting, or with every container in
+/// CrashLoopBackOff after a crash.
+fn running_status(pod: &Value, problem: Option<&StartError>, restarts: u32) -> Value {
+    let crash = match problem {
+        Some(StartError::Crash(message)) => Some(message),
+        _ => None,
+    };
     let at = now();
     let started = str_at(pod, "/status/startTime").map_or_else(|| at.clone(), str::to_owned);
-    let ready = if crash.is_none() { "True" } else { "False" };
+    let ready = if problem.is_none() { "True" } else { "False" };
     let containers = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
@@ -147,7 +168,7 @@ fn running_status(pod: &Value, crash: Option<&String>, restarts: u32) -> Value {
                 "image": c.get("image").cloned().unwrap_or(json!("")),
                 "imageID": "",
                 "containerID": format!("containerd://{}", super::objects::uid(pod)),
-                "ready": crash.is_none(),
+                "ready": problem.is_none(),
                 "started": crash.is_none(),
                 "restartCount": restarts,
                 "state": state,

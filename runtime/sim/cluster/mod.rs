@@ -24,7 +24,7 @@ mod ordinals;
 use std::time::Duration;
 
 pub use clock::{DEFAULT_SPEED, SimClock};
-pub use kubelet::PodHooks;
+pub use kubelet::{PodHooks, StartError};
 pub use objects::Kinds;
 
 /// The kubelet, for the Linkerd model that adds its hooks.

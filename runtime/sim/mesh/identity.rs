@@ -20,7 +20,7 @@ use crate::pki::{
     parse_certificates, verify_chain,
 };
 use crate::sim::Store;
-use crate::sim::cluster::{Kinds, PodHooks, SimClock};
+use crate::sim::cluster::{Kinds, PodHooks, SimClock, StartError};
 use crate::sim::store::Change;
 
 /// The issuance lifetime and clock skew allowance of Linkerd's defaults (§1.E).
@@ -339,7 +339,7 @@ fn verify_issuer(
 }
 
 impl PodHooks for Identity {
-    fn starting(&self, pod: &Value) -> Result<(), String> {
+    fn starting(&self, pod: &Value) -> Result<(), StartError> {
         if !is_identity_pod(pod) {
             return Ok(());
         }
@@ -355,7 +355,7 @@ impl PodHooks for Identity {
             }
             Err(e) => {
                 self.processes().remove(&name);
-                Err(e)
+                Err(StartError::Crash(e))
             }
         }
     }

@@ -18,7 +18,7 @@ use super::record::{Failure, FailureRecord};
 use crate::linkerd::PROXY_ANCHORS_ENV;
 use crate::pki::{Certificate, VerifyError, parse_certificates, verify_chain};
 use crate::sim::Store;
-use crate::sim::cluster::{Kinds, PodHooks, SimClock};
+use crate::sim::cluster::{Kinds, PodHooks, SimClock, StartError};
 
 /// Simulated time between two rounds of sampled connections.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
@@ -251,20 +251,20 @@ impl Mesh {
 }
 
 impl PodHooks for Mesh {
-    fn starting(&self, pod: &Value) -> Result<(), String> {
+    fn starting(&self, pod: &Value) -> Result<(), StartError> {
         if proxy_env(pod, PROXY_ANCHORS_ENV).is_none() {
             return Ok(());
         }
-        let text = self.anchors_of(pod)?;
-        let anchors = self.parse(&text)?;
+        // A container whose env cannot be resolved or whose anchors do not parse exits.
+        let text = self.anchors_of(pod).map_err(StartError::Crash)?;
+        let anchors = self.parse(&text).map_err(StartError::Crash)?;
         let identity = proxy_env(pod, "LINKERD2_PROXY_IDENTITY_LOCAL_NAME")
             .and_then(|e| e.get("value")?.as_str().map(str::to_owned))
             .filter(|n| !n.contains("$("))
             .unwrap_or_else(|| identity_name(pod, "linkerd", "cluster.local"));
-        let leaf = self
-            .identity
-            .issue(&identity)
-            .map_err(|e| format!("waiting for an identity certificate: {e}"))?;
+        let leaf = self.identity.issue(&identity).map_err(|e| {
+            StartError::Waiting(format!("waiting for an identity certificate: {e}"))
+        })?;
         let control_plane = pod
             .pointer("/metadata/labels")
             .and_then(|l| l.get(COMPONENT_LABEL))
