@@ -6,9 +6,8 @@ mod sim_linkerd_support;
 
 use runner::pki::Certificate;
 use runner::sim::SimOptions;
-use sim_linkerd_support::procedure::{
-    Ca, Era, Target, canonical, openssl_present, restart_and_wait, rotate,
-};
+use sim_linkerd_support::certs::{Ca, canonical, openssl_present};
+use sim_linkerd_support::procedure::{Era, Target, restart_and_wait, rotate};
 use sim_linkerd_support::{Sim, fixtures, kubectl_present};
 
 const APPS: [&str; 3] = ["emojivoto", "books", "monitoring"];

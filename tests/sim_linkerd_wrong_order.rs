@@ -4,9 +4,10 @@
 mod sim_linkerd_support;
 
 use runner::sim::SimOptions;
+use sim_linkerd_support::certs::{canonical, new_root_and_issuer, openssl_present};
 use sim_linkerd_support::procedure::{
-    Era, Target, canonical, current_anchors, deploy_anchors, deploy_anchors_then, events,
-    new_root_and_issuer, openssl_present, restart_and_wait, rotate_issuer, wait_issuer_updated,
+    Era, Target, current_anchors, deploy_anchors, deploy_anchors_then, events, restart_and_wait,
+    rotate_issuer, wait_issuer_updated,
 };
 use sim_linkerd_support::{Sim, kubectl_present};
 

@@ -189,4 +189,5 @@ pub fn deployment(name: &str, replicas: i64, annotations: Value) -> Value {
         },
     })
 }
+pub mod certs;
 pub mod procedure;
