@@ -92,3 +92,96 @@ async fn every_scenario_comes_up_meshed_without_failures() {
         assert!(record.is_empty(), "{name}: {}", record.summary());
     }
 }
+
+#[tokio::test]
+async fn the_injector_sees_a_new_bundle_only_after_the_kubelet_refresh() {
+    use runner::sim::cluster::ClusterOptions;
+    use runner::sim::store::Patch;
+    use serde_json::json;
+    // An hour of simulated refresh delay: 3.6 s of real time.
+    let cluster = ClusterOptions {
+        kubelet_refresh: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let sim = Sim::start(SimOptions {
+        scenario: Some("edge".into()),
+        cluster: Some(cluster),
+        ..Default::default()
+    })
+    .await;
+    settled(&sim).await;
+    let old = sim.sim.scenario_identity().unwrap().root.cert().to_pem();
+    let other = runner::pki::generate(
+        &runner::pki::CertRequest::new(runner::pki::Profile::RootCa, "other"),
+        None,
+    )
+    .unwrap();
+    let bundle = format!("{}{old}", other.cert().to_pem());
+    let cms = sim.rt("", "configmaps");
+    let patch = Patch::Merge(json!({"data": {"ca-bundle.crt": bundle.trim_end()}}));
+    sim.sim
+        .store()
+        .patch(
+            &cms,
+            Some("linkerd"),
+            "linkerd-identity-trust-roots",
+            &patch,
+            false,
+            false,
+        )
+        .unwrap();
+
+    let deployments = sim.rt("apps", "deployments");
+    let restart = |n: &str| {
+        Patch::Merge(
+            json!({"spec": {"template": {"metadata": {"annotations": {"restartedAt": n}}}}}),
+        )
+    };
+    sim.sim
+        .store()
+        .patch(
+            &deployments,
+            Some("emojivoto"),
+            "voting",
+            &restart("1"),
+            false,
+            false,
+        )
+        .unwrap();
+    sim.wait_for(10, "voting restarted", |s| {
+        let pods = s.pods("emojivoto", "voting-");
+        pods.len() == 1
+            && pods[0]["metadata"]["annotations"]["restartedAt"] == "1"
+            && ready(&pods[0])
+    })
+    .await;
+    assert_eq!(
+        proxy_anchors(&sim.pods("emojivoto", "voting-")[0]).as_deref(),
+        Some(old.as_str()),
+        "the new bundle arrived before the refresh"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    sim.sim
+        .store()
+        .patch(
+            &deployments,
+            Some("emojivoto"),
+            "voting",
+            &restart("2"),
+            false,
+            false,
+        )
+        .unwrap();
+    sim.wait_for(10, "voting restarted again", |s| {
+        let pods = s.pods("emojivoto", "voting-");
+        pods.len() == 1
+            && pods[0]["metadata"]["annotations"]["restartedAt"] == "2"
+            && ready(&pods[0])
+    })
+    .await;
+    assert_eq!(
+        proxy_anchors(&sim.pods("emojivoto", "voting-")[0]).as_deref(),
+        Some(bundle.as_str())
+    );
+}

@@ -22,6 +22,8 @@ use crate::sim::cluster::{Kinds, PodHooks, SimClock, StartError};
 
 /// Simulated time between two rounds of sampled connections.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// Leaves renewed per round at most.
+const RENEWALS_PER_ROUND: usize = 1000;
 /// Connections tried per namespace and round.
 const PER_NAMESPACE: usize = 4;
 
@@ -192,7 +194,8 @@ impl Mesh {
             .filter(|(_, p)| p.leaf.renew_at <= now)
             .map(|(k, _)| k.clone())
             .collect();
-        for key in due {
+        // Renewals are spread over rounds so that one round stays short with 10,000 pods.
+        for key in due.into_iter().take(RENEWALS_PER_ROUND) {
             let identity = self.proxies().get(&key).map(|p| p.identity.clone());
             if let Some(identity) = identity
                 && let Ok(leaf) = self.identity.issue(&identity)
@@ -201,7 +204,11 @@ impl Mesh {
                 p.leaf = leaf;
             }
         }
+        // Renewing takes real time, which the fast clock turns into minutes: a leaf renewed
+        // just now must not look issued in the future.
+        // The snapshot first: every leaf in it was issued before this `now`.
         let snapshot = self.all();
+        let now = self.clock.now();
         let mut by_ns: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         let mut control = Vec::new();
         for (i, ((ns, _), p)) in snapshot.iter().enumerate() {
