@@ -243,3 +243,41 @@ async fn identity_crash_loops_on_a_trailing_blank_line_after_the_anchors() {
         "{waiting}"
     );
 }
+
+#[tokio::test]
+async fn each_identity_replica_records_its_own_issuer_update() {
+    let sim = edge().await;
+    let rt = sim.rt("apps", "deployments");
+    let scale = Patch::Merge(json!({"spec": {"replicas": 3}}));
+    sim.sim
+        .store()
+        .patch(
+            &rt,
+            Some("linkerd"),
+            "linkerd-identity",
+            &scale,
+            false,
+            false,
+        )
+        .unwrap();
+    sim.wait_for(10, "3 identity replicas", |s| {
+        s.pods("linkerd", "linkerd-identity-")
+            .iter()
+            .filter(|p| ready(p))
+            .count()
+            == 3
+    })
+    .await;
+    write_issuer(&sim, 365);
+    sim.wait_for(10, "3 IssuerUpdated events", |s| {
+        events(s, "IssuerUpdated").len() == 3
+    })
+    .await;
+    let mut instances: Vec<String> = events(&sim, "IssuerUpdated")
+        .iter()
+        .map(|e| e["reportingInstance"].as_str().unwrap().to_owned())
+        .collect();
+    instances.sort();
+    instances.dedup();
+    assert_eq!(instances.len(), 3, "{instances:?}");
+}

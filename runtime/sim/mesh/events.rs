@@ -136,3 +136,60 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn identical_events_are_counted_and_a_burst_is_rate_limited() {
+        let store = Store::default();
+        crate::sim::load::ensure_system_namespaces(&store).unwrap();
+        crate::sim::load::ensure_namespace(&store, "linkerd").unwrap();
+        let kinds = Kinds::of(&store).unwrap();
+        // Real time: the bucket does not refill during the test.
+        let recorder = Recorder::new(
+            store.clone(),
+            kinds.clone(),
+            SimClock::new(1.0),
+            "linkerd-identity",
+            "pod-a",
+        );
+        let object =
+            json!({"kind": "Deployment", "namespace": "linkerd", "name": "linkerd-identity"});
+        assert!(recorder.record(
+            &object,
+            "Normal",
+            "IssuerUpdated",
+            "Updated identity issuer"
+        ));
+        assert!(recorder.record(
+            &object,
+            "Normal",
+            "IssuerUpdated",
+            "Updated identity issuer"
+        ));
+        let list = store
+            .list(&kinds.event, Some("linkerd"), &Default::default())
+            .unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.items[0]["count"], 2);
+        let written = (0..30)
+            .filter(|i| {
+                recorder.record(
+                    &object,
+                    "Warning",
+                    "IssuerValidationFailed",
+                    &format!("csr {i}"),
+                )
+            })
+            .count();
+        assert_eq!(written, 23, "25 in the bucket, 2 used before");
+        assert!(!recorder.record(
+            &object,
+            "Normal",
+            "IssuerUpdated",
+            "Updated identity issuer"
+        ));
+    }
+}
