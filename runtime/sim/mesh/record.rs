@@ -130,3 +130,47 @@ pub fn routes(record: FailureRecord) -> axum::Router {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(from: &str, to: &str, reason: &str) -> Failure {
+        Failure {
+            at: "2026-01-01T00:00:00Z".into(),
+            sim_time: "2026-01-02T00:00:00Z".into(),
+            from: from.into(),
+            to: to.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn the_summary_groups_failures_by_namespaces_and_reason() {
+        let record = FailureRecord::default();
+        record.sampled(10);
+        assert!(record.is_empty());
+        assert!(
+            record
+                .summary()
+                .starts_with("meshed traffic: 10 connections sampled, 0 failed")
+        );
+        record.push(failure("a/p1", "linkerd/id", "unknown issuer"));
+        record.push(failure("a/p2", "linkerd/id", "unknown issuer"));
+        record.push(failure("b/p1", "b/p2", "certificate expired"));
+        let summary = record.summary();
+        assert!(
+            summary.contains("a -> linkerd: 2 x unknown issuer"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("b -> b: 1 x certificate expired"),
+            "{summary}"
+        );
+        assert_eq!(record.to_json()["failed"], 3);
+        assert_eq!(record.failures()[0].from, "a/p1");
+        record.clear();
+        assert!(record.is_empty());
+        assert_eq!(record.connections(), 10);
+    }
+}
