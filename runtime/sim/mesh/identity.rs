@@ -329,6 +329,12 @@ fn verify_issuer(
             x509_text(&e)
         )
     })?;
+    // 2.7-2.9 verify for the name `identity.<ns>.<trust domain>` (LINKERD.md §5.2).
+    if era.checks_issuer_name() && !crate::linkerd::valid_for_name(issuer.key.cert(), name) {
+        return Err(format!(
+            "failed to verify issuer credentials for '{name}' with trust anchors: x509: certificate is not valid for {name}"
+        ));
+    }
     if era >= Era::C0 && !issuer.key.cert().is_ca() {
         return Err(
             "failed to verify issuer certificate: it must be an intermediate-CA, but it is not"
