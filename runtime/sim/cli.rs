@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 
 use super::SimError;
+use super::cluster::{ClusterOptions, DEFAULT_SPEED};
 use super::faults::FaultConfig;
 use super::server::{SimOptions, SimServer};
 use super::store::StoreOptions;
@@ -78,6 +79,15 @@ pub struct ServeArgs {
     /// Changes kept for watches from older versions; older ones get 410 Gone.
     #[arg(long, value_name = "CHANGES", default_value_t = 20_000)]
     pub history: usize,
+    /// How many times faster than real time the simulated cluster runs (pod starts, kubelet
+    /// refreshes, certificate renewals); 1 is real time.
+    #[arg(long, value_name = "FACTOR", default_value_t = DEFAULT_SPEED)]
+    pub speed: f64,
+    /// Load a built-in scenario: a Linkerd layout with meshed applications (edge,
+    /// stable-2.8, stable-2.10, stable-2.11, stable-2.12, helm, external-issuer,
+    /// expiring-root).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
 }
 
 // The token stays out of logs; the rest is what was asked for.
@@ -112,6 +122,11 @@ impl ServeArgs {
                 history: self.history,
             },
             kubeconfig_out: self.kubeconfig_out.clone(),
+            scenario: self.scenario.clone(),
+            cluster: Some(ClusterOptions {
+                speed: self.speed,
+                ..ClusterOptions::default()
+            }),
         }
     }
 }
@@ -137,8 +152,15 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, SimError> {
     // that stdout stays free for tools.
     eprintln!("simulated API server listening on {}", sim.url());
     eprintln!("kubeconfig: {}", sim.kubeconfig_path().display());
+    if sim.cluster().is_some() {
+        eprintln!("failed meshed connections: {}/sim/failures", sim.url());
+    }
     wait_for_stop().await;
     sim.shutdown(Duration::from_secs(1));
+    // What an operator rehearsing a runbook wants to know last: did meshed traffic fail.
+    if let Some(cluster) = sim.cluster() {
+        eprint!("{}", cluster.linkerd().record.summary());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

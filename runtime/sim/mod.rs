@@ -9,12 +9,18 @@
 //! | `server` | `SimServer::start`: TLS, token, kubeconfig                            |
 //! | `load`   | loading multi-document YAML manifests                                 |
 //! | `cli`    | `runner sim serve`                                                    |
+//! | `scenarios` | built-in clusters per Linkerd layout with meshed applications     |
+//! | `mesh`   | Linkerd inside: injector, identity controller, mTLS, failure record    |
+//! | `cluster`| controllers, kubelet, Linkerd's behaviour: what makes it a cluster     |
 
 pub mod cli;
+pub mod cluster;
 pub mod faults;
 pub mod http;
 pub mod kinds;
 pub mod load;
+pub mod mesh;
+pub mod scenarios;
 pub mod server;
 pub mod store;
 
@@ -74,6 +80,16 @@ pub enum SimError {
     Runtime {
         #[source]
         source: std::io::Error,
+    },
+    #[error("starting the simulated controllers")]
+    Cluster {
+        #[source]
+        source: cluster::ClusterError,
+    },
+    #[error("loading the scenario")]
+    Scenario {
+        #[source]
+        source: scenarios::ScenarioError,
     },
     #[error("serving the simulated API server")]
     Serve {

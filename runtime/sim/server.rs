@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
+use super::cluster::{Cluster, ClusterOptions};
 use super::faults::{FaultConfig, Faults, RequestCounts};
 use super::http::{AppState, router};
 use super::store::{Store, StoreOptions};
@@ -30,6 +31,12 @@ pub struct SimOptions {
     pub store: StoreOptions,
     /// Where to write the kubeconfig; a file in a private temporary folder when `None`.
     pub kubeconfig_out: Option<PathBuf>,
+    /// Run the simulated controllers (workloads, kubelet, Linkerd); `None` serves a bare
+    /// API server whose objects change only when clients write them.
+    pub cluster: Option<ClusterOptions>,
+    /// A built-in scenario to load (see [`super::scenarios::NAMES`]); starts the
+    /// controllers with default options when `cluster` is `None`.
+    pub scenario: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -42,6 +49,8 @@ impl Default for SimOptions {
             faults: FaultConfig::default(),
             store: StoreOptions::default(),
             kubeconfig_out: None,
+            cluster: None,
+            scenario: None,
         }
     }
 }
@@ -57,6 +66,8 @@ impl std::fmt::Debug for SimOptions {
             .field("faults", &self.faults)
             .field("store", &self.store)
             .field("kubeconfig_out", &self.kubeconfig_out)
+            .field("cluster", &self.cluster)
+            .field("scenario", &self.scenario)
             .finish()
     }
 }
@@ -76,6 +87,8 @@ pub struct SimHandle {
     faults: Faults,
     counts: RequestCounts,
     handle: axum_server::Handle<SocketAddr>,
+    cluster: Option<Cluster>,
+    scenario: Option<super::scenarios::Identity>,
     // Keeps the temporary kubeconfig folder alive as long as the server.
     _dir: Option<tempfile::TempDir>,
 }
@@ -152,6 +165,25 @@ impl SimServer {
         let store = Store::new(options.store.clone());
         load::ensure_system_namespaces(&store)
             .map_err(|source| SimError::SystemNamespaces { source })?;
+        // Controllers start before manifests load, so that loaded workloads get pods.
+        let cluster_options = match (&options.cluster, &options.scenario) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(_)) => Some(ClusterOptions::default()),
+            (None, None) => None,
+        };
+        let cluster = match &cluster_options {
+            Some(c) => {
+                Some(Cluster::start(&store, c).map_err(|source| SimError::Cluster { source })?)
+            }
+            None => None,
+        };
+        let scenario = match &options.scenario {
+            Some(name) => Some(
+                super::scenarios::load(&store, name)
+                    .map_err(|source| SimError::Scenario { source })?,
+            ),
+            None => None,
+        };
         for path in &options.manifests {
             load::load_file(&store, path)?;
         }
@@ -171,7 +203,13 @@ impl SimServer {
             token: Some(Arc::from(token.as_str())),
             address: Arc::from(addr.to_string().as_str()),
         };
-        let app = router(state).into_make_service();
+        let mut app = router(state);
+        // The failure record of the mTLS model, for operators and tests (not behind the token:
+        // it holds no secret).
+        if let Some(cluster) = &cluster {
+            app = app.merge(super::mesh::routes(cluster.linkerd().record.clone()));
+        }
+        let app = app.into_make_service();
         let handle = axum_server::Handle::new();
         let serve_err = |source| SimError::Serve { source };
         let (url, ca_pem) = if options.tls {
@@ -219,6 +257,8 @@ impl SimServer {
             faults,
             counts,
             handle,
+            cluster,
+            scenario,
             _dir: dir,
         })
     }
@@ -276,6 +316,16 @@ impl SimHandle {
             .await
             .map_err(kube::Error::InferKubeconfig)?;
         kube::Client::try_from(config)
+    }
+
+    /// The simulated controllers, when started.
+    pub fn cluster(&self) -> Option<&Cluster> {
+        self.cluster.as_ref()
+    }
+
+    /// The certificates the loaded scenario started with (root and issuer, with keys).
+    pub fn scenario_identity(&self) -> Option<&super::scenarios::Identity> {
+        self.scenario.as_ref()
     }
 
     /// Stops accepting requests; open watches end within the grace period.

@@ -1,0 +1,187 @@
+//! Linkerd inside the simulated cluster: scenarios come up meshed, the injector writes the
+//! bundle of the moment, the identity controller issues leaves and records its events.
+
+mod sim_linkerd_support;
+
+use runner::sim::SimOptions;
+use runner::sim::scenarios::NAMES;
+use serde_json::Value;
+use sim_linkerd_support::{Sim, ready};
+
+fn proxy_anchors(pod: &Value) -> Option<String> {
+    pod["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .find(|c| c["name"] == "linkerd-proxy")
+        .and_then(|c| {
+            c["env"]
+                .as_array()?
+                .iter()
+                .find(|e| e["name"] == "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS")?["value"]
+                .as_str()
+                .map(str::to_owned)
+        })
+}
+
+async fn scenario(name: &str) -> Sim {
+    Sim::start(SimOptions {
+        scenario: Some(name.to_owned()),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Waits until every pod of the cluster is ready and every meshed one holds a leaf.
+pub async fn settled(sim: &Sim) {
+    sim.wait_for(20, "every pod ready and meshed pods holding leaves", |s| {
+        let mesh = &s.sim.cluster().unwrap().linkerd().mesh;
+        let all: Vec<Value> = ["linkerd", "emojivoto", "books", "monitoring", "legacy"]
+            .iter()
+            .flat_map(|ns| s.pods(ns, ""))
+            .collect();
+        all.len() == 15
+            && all.iter().all(ready)
+            && all
+                .iter()
+                .filter(|p| p["metadata"]["namespace"] != "legacy")
+                .all(|p| {
+                    mesh.proxy(
+                        p["metadata"]["namespace"].as_str().unwrap(),
+                        p["metadata"]["name"].as_str().unwrap(),
+                    )
+                    .is_some()
+                })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_scenario_comes_up_meshed_without_failures() {
+    for name in NAMES {
+        let sim = scenario(name).await;
+        settled(&sim).await;
+        let web = &sim.pods("emojivoto", "web-")[0];
+        let root = sim.sim.scenario_identity().unwrap().root.cert().to_pem();
+        assert_eq!(
+            proxy_anchors(web).as_deref(),
+            Some(root.as_str()),
+            "{name}: injected anchors"
+        );
+        assert!(
+            proxy_anchors(&sim.pods("legacy", "")[0]).is_none(),
+            "{name}: legacy was meshed"
+        );
+        assert!(
+            proxy_anchors(&sim.pods("monitoring", "node-agent-")[0]).is_some(),
+            "{name}: DaemonSet template annotation"
+        );
+        // Proxies that waited for the identity controller did not crash.
+        for ns in ["emojivoto", "books", "monitoring", "linkerd"] {
+            for pod in sim.pods(ns, "") {
+                assert_eq!(
+                    pod["status"]["containerStatuses"][0]["restartCount"],
+                    0,
+                    "{name}: {}",
+                    sim.dump()
+                );
+            }
+        }
+        let record = &sim.sim.cluster().unwrap().linkerd().record;
+        sim.wait_for(10, "sampled traffic", |_| record.connections() > 50)
+            .await;
+        assert!(record.is_empty(), "{name}: {}", record.summary());
+    }
+}
+
+#[tokio::test]
+async fn the_injector_sees_a_new_bundle_only_after_the_kubelet_refresh() {
+    use runner::sim::cluster::ClusterOptions;
+    use runner::sim::store::Patch;
+    use serde_json::json;
+    // An hour of simulated refresh delay: 3.6 s of real time.
+    let cluster = ClusterOptions {
+        kubelet_refresh: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let sim = Sim::start(SimOptions {
+        scenario: Some("edge".into()),
+        cluster: Some(cluster),
+        ..Default::default()
+    })
+    .await;
+    settled(&sim).await;
+    let old = sim.sim.scenario_identity().unwrap().root.cert().to_pem();
+    let other = runner::pki::generate(
+        &runner::pki::CertRequest::new(runner::pki::Profile::RootCa, "other"),
+        None,
+    )
+    .unwrap();
+    let bundle = format!("{}{old}", other.cert().to_pem());
+    let cms = sim.rt("", "configmaps");
+    let patch = Patch::Merge(json!({"data": {"ca-bundle.crt": bundle.trim_end()}}));
+    sim.sim
+        .store()
+        .patch(
+            &cms,
+            Some("linkerd"),
+            "linkerd-identity-trust-roots",
+            &patch,
+            false,
+            false,
+        )
+        .unwrap();
+
+    let deployments = sim.rt("apps", "deployments");
+    let restart = |n: &str| {
+        Patch::Merge(
+            json!({"spec": {"template": {"metadata": {"annotations": {"restartedAt": n}}}}}),
+        )
+    };
+    sim.sim
+        .store()
+        .patch(
+            &deployments,
+            Some("emojivoto"),
+            "voting",
+            &restart("1"),
+            false,
+            false,
+        )
+        .unwrap();
+    sim.wait_for(10, "voting restarted", |s| {
+        let pods = s.pods("emojivoto", "voting-");
+        pods.len() == 1
+            && pods[0]["metadata"]["annotations"]["restartedAt"] == "1"
+            && ready(&pods[0])
+    })
+    .await;
+    assert_eq!(
+        proxy_anchors(&sim.pods("emojivoto", "voting-")[0]).as_deref(),
+        Some(old.as_str()),
+        "the new bundle arrived before the refresh"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    sim.sim
+        .store()
+        .patch(
+            &deployments,
+            Some("emojivoto"),
+            "voting",
+            &restart("2"),
+            false,
+            false,
+        )
+        .unwrap();
+    sim.wait_for(10, "voting restarted again", |s| {
+        let pods = s.pods("emojivoto", "voting-");
+        pods.len() == 1
+            && pods[0]["metadata"]["annotations"]["restartedAt"] == "2"
+            && ready(&pods[0])
+    })
+    .await;
+    assert_eq!(
+        proxy_anchors(&sim.pods("emojivoto", "voting-")[0]).as_deref(),
+        Some(bundle.as_str())
+    );
+}
