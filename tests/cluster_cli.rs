@@ -259,8 +259,9 @@ fn cluster_selection_errors_name_what_is_wrong() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr,
-        "error: unknown simulated cluster scenario `linkerd-9.9`: the scenarios are empty, or \
-         a manifest file (.yaml, .yml, .json) to load\n"
+        "error: unknown simulated cluster scenario `linkerd-9.9`: the scenarios are edge, \
+         stable-2.8, stable-2.10, stable-2.11, stable-2.12, helm, external-issuer, expiring-root, \
+         empty, or a manifest file (.yaml, .yml, .json) to load\n"
     );
 
     let (code, _, stderr) = setup.runner(&["rb.rhai", "--kubeconfig", "missing.kubeconfig"]);

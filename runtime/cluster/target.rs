@@ -4,18 +4,24 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::sim::{SimHandle, SimOptions, SimServer};
+use crate::sim::cluster::ClusterOptions;
+use crate::sim::{SimHandle, SimOptions, SimServer, scenarios};
 
 use super::api::Cluster;
 use super::client::{self, ClientArgs};
 use super::error::ClusterError;
 
-/// The scenarios the simulated cluster can start with. `empty` holds only the system
-/// namespaces; Linkerd scenarios come with the sim's controllers.
-pub const SCENARIOS: &[&str] = &["empty"];
+/// A cluster that holds only the system namespaces, for runbooks that create what they need.
+pub const EMPTY_SCENARIO: &str = "empty";
 
-/// What `--sim` alone means.
-pub const DEFAULT_SCENARIO: &str = "empty";
+/// What `--sim` alone means: the current Linkerd layout with meshed applications.
+pub const DEFAULT_SCENARIO: &str = scenarios::DEFAULT;
+
+/// The scenarios the simulated cluster can start with: one per Linkerd layout and install
+/// kind (see [`scenarios::NAMES`]), and an empty cluster.
+pub fn scenario_names() -> impl Iterator<Item = &'static str> {
+    scenarios::NAMES.into_iter().chain([EMPTY_SCENARIO])
+}
 
 /// A running simulated cluster and a client for it. The server stops when this is dropped,
 /// so keep it for as long as the run.
@@ -57,7 +63,7 @@ pub fn scenario(value: &str) -> Result<Scenario, ClusterError> {
     } else {
         value
     };
-    if let Some(known) = SCENARIOS.iter().find(|known| **known == name) {
+    if let Some(known) = scenario_names().find(|known| *known == name) {
         return Ok(Scenario::Named(known));
     }
     let path = Path::new(value);
@@ -70,7 +76,7 @@ pub fn scenario(value: &str) -> Result<Scenario, ClusterError> {
     }
     Err(ClusterError::UnknownScenario {
         scenario: value.to_owned(),
-        known: SCENARIOS.iter().map(|s| (*s).to_owned()).collect(),
+        known: scenario_names().map(str::to_owned).collect(),
     })
 }
 
@@ -83,12 +89,18 @@ pub fn scenario(value: &str) -> Result<Scenario, ClusterError> {
 /// An unknown scenario, a server that cannot start, or a client that cannot connect.
 pub async fn start_sim(value: &str) -> Result<SimCluster, ClusterError> {
     let scenario = scenario(value)?;
-    let manifests = match &scenario {
-        Scenario::Named(_) => Vec::new(),
-        Scenario::Manifest(path) => vec![path.clone()],
+    // The controllers (rollouts, the proxy injector, the identity controller, the mTLS model)
+    // run for every scenario, so that a loaded `linkerd install` output behaves like the
+    // built-in layouts.
+    let (manifests, named) = match &scenario {
+        Scenario::Named(name) if *name == EMPTY_SCENARIO => (Vec::new(), None),
+        Scenario::Named(name) => (Vec::new(), Some((*name).to_owned())),
+        Scenario::Manifest(path) => (vec![path.clone()], None),
     };
     let options = SimOptions {
         manifests,
+        scenario: named,
+        cluster: Some(ClusterOptions::default()),
         ..SimOptions::default()
     };
     let sim = SimServer::start(options)
@@ -110,12 +122,18 @@ mod tests {
 
     #[test]
     fn an_unknown_scenario_lists_the_known_ones() {
-        assert_eq!(scenario("default").unwrap(), Scenario::Named("empty"));
+        assert_eq!(scenario("default").unwrap(), Scenario::Named("edge"));
+        assert_eq!(scenario("empty").unwrap(), Scenario::Named("empty"));
+        assert_eq!(
+            scenario("stable-2.8").unwrap(),
+            Scenario::Named("stable-2.8")
+        );
         let error = scenario("linkerd-2.99").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown simulated cluster scenario `linkerd-2.99`: the scenarios are empty, \
-             or a manifest file (.yaml, .yml, .json) to load"
+            "unknown simulated cluster scenario `linkerd-2.99`: the scenarios are edge, \
+             stable-2.8, stable-2.10, stable-2.11, stable-2.12, helm, external-issuer, \
+             expiring-root, empty, or a manifest file (.yaml, .yml, .json) to load"
         );
     }
 }
