@@ -38,7 +38,8 @@ impl Error {
         })
     }
 
-    /// The message and its chain of causes, `a: b: c`, as printed for the operator.
+    /// The message and its chain of causes, `a: b: c`, as printed for the operator. A runbook
+    /// may `throw` anything, so the text passes through the same redaction as the output.
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
@@ -47,6 +48,6 @@ impl Error {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        text
+        crate::output::redact_private_keys(&text)
     }
 }
