@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 const VERSION: u32 = 1;
 
+/// The workdir folder that holds the journals.
+pub(crate) const DIR: &str = "journal";
+
 /// The recorded state of one runbook against one target.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
@@ -96,7 +99,7 @@ pub fn path_for(workdir: &Path, runbook: &Path, target: &str) -> PathBuf {
     let stem = runbook
         .file_stem()
         .map_or_else(|| "runbook".into(), |s| s.to_string_lossy());
-    workdir.join("journal").join(format!("{stem}.{key}.json"))
+    workdir.join(DIR).join(format!("{stem}.{key}.json"))
 }
 
 /// Moves a journal aside (`NAME.json.TIMESTAMP.bak`) so that `--fresh` starts over without

@@ -12,3 +12,4 @@ mod limits;
 mod list;
 mod modules;
 mod params;
+mod write_file;
