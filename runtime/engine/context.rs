@@ -18,6 +18,8 @@ use crate::output::{Event, Level, Output};
 pub struct RunContext {
     dry_run: bool,
     workdir: PathBuf,
+    /// The workdir the operator named, also in a dry-run (whose `workdir` is a scratch one).
+    real_workdir: PathBuf,
     target: String,
     output: Arc<Output>,
     consent: Consent,
@@ -90,6 +92,8 @@ impl RunContext {
         } else {
             None
         };
+        let real_workdir =
+            std::path::absolute(&options.workdir).unwrap_or_else(|_| options.workdir.clone());
         let workdir = scratch
             .as_ref()
             .map_or(options.workdir, |dir| dir.path().to_path_buf());
@@ -98,6 +102,7 @@ impl RunContext {
         Ok(Arc::new(Self {
             dry_run: options.dry_run,
             workdir,
+            real_workdir,
             consent: super::consent::Consent::new(options.consent, options.target.clone()),
             target: options.target,
             output,
@@ -117,6 +122,11 @@ impl RunContext {
     /// Where generated files go; a temporary directory in a dry-run.
     pub fn workdir(&self) -> &Path {
         &self.workdir
+    }
+
+    /// The workdir the operator named, where earlier runs left their files; in a dry-run too.
+    pub fn real_workdir(&self) -> &Path {
+        &self.real_workdir
     }
 
     /// The cluster this run acts on, as recorded in the journal.

@@ -102,8 +102,10 @@ pub fn path_for(workdir: &Path, runbook: &Path, target: &str) -> PathBuf {
     workdir.join(DIR).join(format!("{stem}.{key}.json"))
 }
 
-/// Moves a journal aside (`NAME.json.TIMESTAMP.bak`) so that `--fresh` starts over without
-/// destroying what the old run recorded. Returns the new name, or `None` if there was none.
+/// Moves a journal aside (`NAME.json.TIMESTAMP.bak`, the time in nanoseconds) so that `--fresh`
+/// starts over without destroying what the old run recorded. An existing backup is never
+/// replaced: a clash (two `--fresh` in the same instant) takes the next free `.N` suffix.
+/// Returns the new name, or `None` if there was none.
 ///
 /// # Errors
 ///
@@ -112,8 +114,13 @@ pub fn move_aside(path: &Path) -> Result<Option<PathBuf>, JournalError> {
     if !path.exists() {
         return Ok(None);
     }
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let aside = path.with_extension(format!("json.{stamp}.bak"));
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let mut aside = path.with_extension(format!("json.{stamp}.bak"));
+    let mut clash = 0;
+    while aside.exists() {
+        clash += 1;
+        aside = path.with_extension(format!("json.{stamp}.{clash}.bak"));
+    }
     std::fs::rename(path, &aside).map_err(|source| JournalError::MoveAside {
         path: path.to_owned(),
         source,

@@ -140,7 +140,13 @@ fn drive(
             journal_path.display()
         );
         ctx.consent().ask(&question, "start over")?;
-        journal::move_aside(&journal_path)?;
+        if let Some(aside) = journal::move_aside(&journal_path)? {
+            let (from, to) = (journal_path.display(), aside.display());
+            ctx.log(
+                output::Level::Info,
+                format!("--fresh: moved journal {from} to {to}"),
+            );
+        }
     }
     let read_from = (!options.fresh).then_some(journal_path.as_path());
     let save_to = if options.dry_run {

@@ -14,6 +14,7 @@
 //! | `bundle.rs`    | [`Bundle`]: tolerant reading, canonical writing                   |
 //! | `verify.rs`    | signature and chain checks ([`verify_chain`])                     |
 //! | `files.rs`     | exclusive, mode-0600 file writes and reads                        |
+//! | `reuse.rs`     | files an interrupted `gen_cert` left: reuse, replace or refuse    |
 //! | `script.rs`    | the Rhai bindings (`gen_cert`, `bundle`, `load_cert`, …)          |
 //! | `accessors.rs` | what scripts read from those values, and how they print           |
 //! | `journal.rs`   | how those Rhai values are recorded in and restored from a journal |
@@ -28,6 +29,7 @@ mod files;
 mod generate;
 mod journal;
 mod key;
+mod reuse;
 pub mod script;
 mod verify;
 

@@ -12,6 +12,7 @@ use ::time::OffsetDateTime;
 use ::time::format_description::well_known::Rfc3339;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 
+use super::reuse::{self, Existing};
 use super::{
     Bundle, CertRequest, Certificate, CertifiedKey, PkiError, Profile, Validity, chain_text, files,
     generate,
@@ -28,6 +29,28 @@ pub struct PkiEnv {
     /// Whether this is a dry-run. The bindings write only into `workdir` in either case; the
     /// flag is kept so that messages can say where a dry-run's files went.
     pub dry_run: bool,
+    /// Where an earlier, interrupted run left its files: the real workdir, also in a dry-run,
+    /// so that the dry-run predicts what the real run will do with them.
+    pub earlier_files: PathBuf,
+    /// Tells the operator something (a reused file); the engine routes it to the run's log.
+    pub notify: Notify,
+}
+
+/// A message sink for [`PkiEnv::notify`].
+#[derive(Clone)]
+pub struct Notify(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl Notify {
+    /// A sink that drops every message (tests that do not look).
+    pub fn none() -> Self {
+        Self(Arc::new(|_| {}))
+    }
+}
+
+impl std::fmt::Debug for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notify")
+    }
 }
 
 type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
@@ -49,7 +72,12 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
     // Key paths end up in the journal; absolute ones still resolve when a resumed run starts
     // from another directory. `absolute` fails only for an empty path, kept as given.
     let workdir = std::path::absolute(&env.workdir).unwrap_or(env.workdir);
-    let env = Arc::new(PkiEnv { workdir, ..env });
+    let earlier_files = std::path::absolute(&env.earlier_files).unwrap_or(env.earlier_files);
+    let env = Arc::new(PkiEnv {
+        workdir,
+        earlier_files,
+        ..env
+    });
 
     FuncRegistration::new("gen_cert")
         .with_volatility(true)
@@ -62,7 +90,9 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
             "/// (array of DNS names), `not_after` (a duration such as \"8760h\" or an RFC 3339",
             "/// time; default 10 years for CAs), `ca` (the signing CertifiedKey), `write` (file",
             "/// name: writes `<name>.crt` and `<name>.key`, mode 0600, into the workdir) and",
-            "/// `overwrite` (default false: an existing file is an error).",
+            "/// `overwrite` (default false). Files an interrupted run left are reused when the",
+            "/// pair matches the request (subject, profile, SANs, signer), so a resumed rotation",
+            "/// never makes a second root; files that do not match are an error.",
             "///",
             "/// ```rhai",
             "/// let root = gen_cert(#{ profile: \"root-ca\", cn: \"root.linkerd.cluster.local\",",
@@ -256,13 +286,36 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
         check_file_name(name)?;
     }
 
-    let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
-    match write {
-        None => Ok(generated),
-        Some(name) => generated
-            .write(&env.workdir, &name, overwrite)
-            .map_err(to_script),
+    let Some(name) = write else {
+        return generate(&request, signer.as_ref()).map_err(to_script);
+    };
+    let earlier = if overwrite {
+        Existing::Nothing
+    } else {
+        reuse::existing(&env.earlier_files, &name, &request, signer.as_ref()).map_err(to_script)?
+    };
+    if let Existing::Reusable(pair) = earlier {
+        (env.notify.0)(&format!(
+            "reusing {name}.crt from an interrupted run ({})",
+            pair.cert().describe()
+        ));
+        return Ok(pair);
     }
+    let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
+    if matches!(earlier, Existing::KeyOnly) && env.earlier_files == env.workdir {
+        // The key is written first: a key alone is a write that stopped before its
+        // certificate, and that key never left the machine.
+        (env.notify.0)(&format!(
+            "replacing {name}.key, left without its certificate by an interrupted run"
+        ));
+        let (cert_path, key_path) = reuse::paths(&env.workdir, &name);
+        generated.write_key(&key_path, true).map_err(to_script)?;
+        generated.write_cert(&cert_path, false).map_err(to_script)?;
+        return Ok(generated.with_paths(Some(cert_path), Some(key_path)));
+    }
+    generated
+        .write(&env.workdir, &name, overwrite)
+        .map_err(to_script)
 }
 
 /// `write:` names a file in the workdir, never a path elsewhere.

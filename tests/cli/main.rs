@@ -6,6 +6,7 @@ mod consent;
 mod doc;
 mod dry_run;
 mod errors;
+mod interrupted;
 mod journal;
 mod keys;
 mod limits;
