@@ -39,7 +39,7 @@ pub use cert::Certificate;
 pub use certified::CertifiedKey;
 pub use error::{PkiError, chain_text};
 pub use files::{read_text, write_new};
-pub use generate::{CertRequest, Profile, Validity, generate};
+pub use generate::{CertRequest, Profile, Validity, check_within_signer, generate, validity_of};
 pub use journal::JournalError;
 pub use key::PrivateKey;
 pub use verify::{VerifyError, verify_chain};

@@ -286,6 +286,18 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
         check_file_name(name)?;
     }
 
+    // Checked before any file is looked at or written: a bad validity is the request's fault.
+    super::validity_of(&request).map_err(to_script)?;
+    if let Some(ca) = &signer {
+        if request.not_after.is_none() {
+            // The default validity ends with the signer at the latest; a date the runbook
+            // asked for is checked instead, so that the operator learns it cannot hold.
+            let ends = ca.cert().not_after();
+            let (_, default_end) = super::validity_of(&request).map_err(to_script)?;
+            request.not_after = Some(Validity::Until(default_end.min(ends)));
+        }
+        super::check_within_signer(&request, ca).map_err(to_script)?;
+    }
     let Some(name) = write else {
         return generate(&request, signer.as_ref()).map_err(to_script);
     };

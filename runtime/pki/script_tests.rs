@@ -406,3 +406,28 @@ fn signatures_are_clean_for_runner_doc() {
         "{signatures:#?}"
     );
 }
+
+#[test]
+fn a_default_validity_ends_with_the_signer_and_an_asked_one_may_not_outlive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let issuer: CertifiedKey = eval(
+        &engine,
+        r#"let root = gen_cert(#{ profile: "root-ca", cn: "r", not_after: "1h" });
+           gen_cert(#{ profile: "intermediate-ca", cn: "i", ca: root })"#,
+    );
+    let validity = issuer.cert().not_after() - issuer.cert().not_before();
+    assert!(validity <= time::Duration::hours(1), "{validity}");
+
+    let err = eval_err(
+        &engine,
+        r#"let root = gen_cert(#{ profile: "root-ca", cn: "r", not_after: "1h" });
+           gen_cert(#{ profile: "intermediate-ca", cn: "i", ca: root, not_after: "2h" })"#,
+    );
+    assert!(err.contains("after its signing CA CN=r"), "{err}");
+    let err = eval_err(
+        &engine,
+        r#"gen_cert(#{ profile: "root-ca", cn: "r", not_after: "99999999d" })"#,
+    );
+    assert!(err.contains("longer than 100 years"), "{err}");
+}
