@@ -161,6 +161,9 @@ fn drive(
         &options.target,
         values.clone(),
     )?;
+    for note in journal.notes() {
+        ctx.log(output::Level::Warn, note.clone());
+    }
     for finished in journal.steps() {
         let value = values::from_json(&finished.outputs, &finished.name).map_err(|source| {
             RunError::Recorded {

@@ -249,3 +249,36 @@ fn a_dry_run_writes_nothing_in_the_workdir() {
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), before);
     assert!(!dir.path().join(".runner/bundle.crt").exists());
 }
+
+/// The README's command twice in a row with the default workdir, then from another checkout
+/// (a copy of the runbook elsewhere) with the same workdir: both resume, nothing generated
+/// again, and the move is reported.
+#[test]
+fn the_journal_is_found_from_another_checkout_of_the_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/generate-certs.rhai");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let first = Run::in_dir(dir.path())
+        .file("clone-a/runbooks/generate-certs.rhai", &text)
+        .args(["clone-a/runbooks/generate-certs.rhai", "--output", "json"])
+        .run();
+    assert!(finished(&events(&first.stdout), "generate").is_some());
+    for checkout in ["clone-a", "clone-b"] {
+        let out = Run::in_dir(dir.path())
+            .file(&format!("{checkout}/runbooks/generate-certs.rhai"), &text)
+            .arg(&format!("{checkout}/runbooks/generate-certs.rhai"))
+            .run();
+        assert!(
+            out.stdout.contains("- generate: skipped"),
+            "{checkout}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout.contains("the journal was recorded by generate-certs.rhai at"),
+            checkout == "clone-b",
+            "{checkout}: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(journals(&dir.path().join(".runner")).len(), 1);
+}
