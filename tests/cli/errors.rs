@@ -213,3 +213,39 @@ fn declaration_errors_name_the_runbook_and_the_place() {
         assert_eq!(out.stderr, expected, "{text}");
     }
 }
+
+#[test]
+fn a_closure_in_a_map_is_callable_and_an_unknown_module_alias_is_caught_first() {
+    let out = Run::new()
+        .runbook(
+            "closures.rhai",
+            r#"
+            step("one", "One", || {
+                let m = #{ g: |x| x + 1 };
+                print(`g gives ${m.g(1)}`);
+            });
+            "#,
+        )
+        .run();
+    assert!(out.stdout.contains("  g gives 2\n"), "{}", out.stdout);
+
+    let run = Run::new()
+        .runbook(
+            "no-import.rhai",
+            r#"
+            step("one", "One", || write_file("one.txt", "written"));
+            step("two", "Two", || l5d::root_cn("cluster.local"));
+            "#,
+        )
+        .status(2)
+        .stdout("")
+        .stderr(
+            r#"
+            error: in runbook no-import.rhai:
+              - unknown module `l5d` in `l5d::root_cn` (no `import "..." as l5d;`) (line 2, column 28)
+            "#,
+        );
+    let dir = run.dir().to_owned();
+    run.run();
+    assert!(!dir.join(".runner").exists(), "step one ran");
+}

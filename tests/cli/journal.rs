@@ -274,7 +274,8 @@ fn the_journal_is_found_from_another_checkout_of_the_runbook() {
             out.stdout
         );
         assert_eq!(
-            out.stdout.contains("the journal was recorded by generate-certs.rhai at"),
+            out.stdout
+                .contains("the journal was recorded by generate-certs.rhai at"),
             checkout == "clone-b",
             "{checkout}: {}",
             out.stdout
