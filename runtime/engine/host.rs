@@ -34,6 +34,9 @@ pub struct StepDecl {
     pub description: String,
     pub changes_cluster: bool,
     pub body: FnPtr,
+    /// Where `step(...)` is, `file, line L, column C`: a limit error inside the step cannot
+    /// say where it happened (Rhai moves it to the outermost call), so it names the step.
+    pub declared_at: String,
 }
 
 /// What the top level of a runbook declared.
@@ -125,16 +128,23 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
                 ])
                 .register_into_engine(
                     engine,
-                    move |name: &str, description: &str, options: Map, body: FnPtr| {
-                        declare_step(&c, name, description, &options, body)
+                    move |call: NativeCallContext,
+                          name: &str,
+                          description: &str,
+                          options: Map,
+                          body: FnPtr| {
+                        declare_step(&c, &call, name, description, &options, body)
                     },
                 );
         } else {
             registration
                 .with_params_info(["name: string", "description: string", "body: Fn", "()"])
-                .register_into_engine(engine, move |name: &str, description: &str, body: FnPtr| {
-                    declare_step(&c, name, description, &Map::new(), body)
-                });
+                .register_into_engine(
+                    engine,
+                    move |call: NativeCallContext, name: &str, description: &str, body: FnPtr| {
+                        declare_step(&c, &call, name, description, &Map::new(), body)
+                    },
+                );
         }
     }
 
@@ -242,7 +252,18 @@ fn register_duration(engine: &mut Engine) {
     engine.register_fn("!=", |a: time::Duration, b: time::Duration| a != b);
     engine.register_fn("<", |a: time::Duration, b: time::Duration| a < b);
     engine.register_fn(">", |a: time::Duration, b: time::Duration| a > b);
-    engine.register_fn("+", |a: time::Duration, b: time::Duration| a + b);
+    engine.register_fn(
+        "+",
+        |a: time::Duration, b: time::Duration| -> Result<time::Duration, Box<EvalAltResult>> {
+            a.checked_add(b).ok_or_else(|| {
+                fail(format!(
+                    "adding durations {} and {} overflows",
+                    duration::format(a),
+                    duration::format(b)
+                ))
+            })
+        },
+    );
     engine.register_get("seconds", |d: &mut time::Duration| d.whole_seconds());
 }
 
@@ -287,6 +308,7 @@ fn declare_param(
 
 fn declare_step(
     ctx: &RunContext,
+    call: &NativeCallContext,
     name: &str,
     description: &str,
     options: &Map,
@@ -321,11 +343,19 @@ fn declare_step(
             }
         }
     }
+    let position = call.call_position();
+    let declared_at = format!(
+        "{}, line {}, column {}",
+        call.call_source().unwrap_or("runbook"),
+        position.line().unwrap_or(0),
+        position.position().unwrap_or(0)
+    );
     state.declared.steps.push(StepDecl {
         name: name.to_owned(),
         description: description.to_owned(),
         changes_cluster,
         body,
+        declared_at,
     });
     Ok(())
 }

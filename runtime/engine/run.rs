@@ -285,7 +285,7 @@ fn run_step(
             });
         }
         Err(error) => {
-            let message = runbook::describe(&error);
+            let message = runbook::describe_in_step(&error, step);
             fail(message.clone());
             return Err(RunError::StepFailed {
                 step: step.name.clone(),

@@ -249,3 +249,25 @@ fn a_closure_in_a_map_is_callable_and_an_unknown_module_alias_is_caught_first() 
     run.run();
     assert!(!dir.join(".runner").exists(), "step one ran");
 }
+
+#[test]
+fn a_return_at_the_top_level_is_an_error_before_anything_runs() {
+    Run::new()
+        .runbook(
+            "returns.rhai",
+            r#"
+            step("one", "One", || write_file("one.txt", "written"));
+            if true { return; }
+            step("two", "Two", || 2);
+            "#,
+        )
+        .status(2)
+        .stdout("")
+        .stderr(
+            "
+            error: in runbook returns.rhai:
+              - `return` at the top level of a runbook would skip the declarations after it; the top level only declares (line 2, column 11)
+            ",
+        )
+        .run();
+}
