@@ -103,7 +103,8 @@ impl RunContext {
             dry_run: options.dry_run,
             workdir,
             real_workdir,
-            consent: super::consent::Consent::new(options.consent, options.target.clone()),
+            consent: super::consent::Consent::new(options.consent, options.target.clone())
+                .with_cancel(Arc::clone(&options.cancel)),
             target: options.target,
             output,
             handle,
