@@ -103,6 +103,14 @@ pub enum RunError {
         unknown: Vec<String>,
         known: Vec<String>,
     },
+    /// `--only` or `--skip` given without a step name (`--only ,`): running every step
+    /// instead would do far more than asked.
+    #[error("{option} names no step: the steps of {runbook} are {}", known.join(", "))]
+    NoStepNamed {
+        option: &'static str,
+        runbook: String,
+        known: Vec<String>,
+    },
     #[error("step `{step}` failed: {message}")]
     StepFailed { step: String, message: String },
     #[error("recording the outputs of step `{step}`")]

@@ -42,6 +42,11 @@ impl ModuleLoader {
         }
     }
 
+    /// The folder given by `--stdlib`, if any.
+    pub fn stdlib_dir(&self) -> Option<&std::path::Path> {
+        self.stdlib_dir.as_deref()
+    }
+
     /// The names of the embedded modules.
     pub fn embedded() -> impl Iterator<Item = &'static str> {
         EMBEDDED.iter().map(|(name, _)| *name)

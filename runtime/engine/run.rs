@@ -340,6 +340,18 @@ fn select(options: &RunOptions, steps: &[StepDecl]) -> Result<Vec<bool>, RunErro
     };
     let (only, skip) = (split(&options.only), split(&options.skip));
     let known: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
+    for (option, given, names) in [
+        ("--only", &options.only, &only),
+        ("--skip", &options.skip, &skip),
+    ] {
+        if !given.is_empty() && names.is_empty() {
+            return Err(RunError::NoStepNamed {
+                option,
+                runbook: options.runbook.display().to_string(),
+                known,
+            });
+        }
+    }
     let mut unknown: Vec<String> = only
         .iter()
         .chain(&skip)

@@ -40,6 +40,10 @@ pub enum RunbookError {
     },
     #[error("in runbook {path}: {message}")]
     Failed { path: PathBuf, message: String },
+    /// `--stdlib` names a folder that is not there: a silent fallback to the embedded modules
+    /// would run a rotation with other code than the operator chose.
+    #[error("--stdlib {dir}: no such folder")]
+    StdlibMissing { dir: PathBuf },
 }
 
 /// The first-level message of a Rhai error, with the file and position where it happened:
@@ -134,6 +138,13 @@ fn column(position: Position) -> usize {
 /// When the file cannot be read, has a syntax error, imports a module that is missing or
 /// broken, calls a function that does not exist, or calls a primitive at the top level.
 pub fn load(engine: &Engine, ctx: &RunContext, path: &Path) -> Result<Runbook, RunbookError> {
+    if let Some(dir) = ctx.modules().stdlib_dir()
+        && !dir.is_dir()
+    {
+        return Err(RunbookError::StdlibMissing {
+            dir: dir.to_owned(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| RunbookError::Read {
         path: path.to_owned(),
         source,

@@ -271,3 +271,25 @@ fn a_return_at_the_top_level_is_an_error_before_anything_runs() {
         )
         .run();
 }
+
+#[test]
+fn an_empty_only_and_a_missing_stdlib_folder_are_usage_errors() {
+    let two = r#"
+        step("one", "One", || write_file("one.txt", "written"));
+        step("two", "Two", || 2);
+    "#;
+    Run::new()
+        .runbook("two.rhai", two)
+        .args(["--only", ","])
+        .status(2)
+        .stdout("")
+        .stderr("error: --only names no step: the steps of two.rhai are one, two\n")
+        .run();
+    Run::new()
+        .runbook("two.rhai", two)
+        .args(["--stdlib", "/nonexistent"])
+        .status(2)
+        .stdout("")
+        .stderr("error: --stdlib /nonexistent: no such folder\n")
+        .run();
+}
