@@ -33,6 +33,12 @@ impl Error {
     pub fn code(&self) -> ExitCode {
         ExitCode::from(match self {
             Self::Run(error) => error.code(),
+            // A manifest named on the command line that cannot be read is a usage error.
+            Self::Sim(
+                SimError::ReadManifest { .. }
+                | SimError::ParseManifest { .. }
+                | SimError::LoadObject { .. },
+            ) => 2,
             Self::Sim(_) | Self::Panicked { .. } => 1,
             Self::NotAvailable { .. } | Self::Runtime { .. } => 2,
         })

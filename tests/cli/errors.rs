@@ -293,3 +293,17 @@ fn an_empty_only_and_a_missing_stdlib_folder_are_usage_errors() {
         .stderr("error: --stdlib /nonexistent: no such folder\n")
         .run();
 }
+
+#[test]
+fn a_missing_manifest_for_the_sim_is_a_usage_error() {
+    let out = Run::new()
+        .args(["sim", "serve", "--manifests", "/missing.yaml"])
+        .status(2)
+        .run();
+    assert!(
+        out.stderr
+            .starts_with("error: reading manifest /missing.yaml"),
+        "{}",
+        out.stderr
+    );
+}
