@@ -162,8 +162,15 @@ fn human(event: &Event) -> String {
             dry_run,
             ..
         } => {
-            let mode = if *dry_run { "dry run of" } else { "running" };
-            format!("{mode} {runbook} (target {target}, workdir {workdir})\n")
+            if *dry_run {
+                // The scratch folder goes with the process: say so, so nobody looks for it.
+                format!(
+                    "dry run of {runbook} (target {target}, temporary workdir {workdir}, \
+                     removed when the run ends)\n"
+                )
+            } else {
+                format!("running {runbook} (target {target}, workdir {workdir})\n")
+            }
         }
         Event::StepStarted { step, description } => format!("\n{step}: {description}\n"),
         Event::StepSkipped { step, reason } => format!("- {step}: skipped, {reason}\n"),
