@@ -47,6 +47,11 @@ impl ModuleLoader {
         self.stdlib_dir.as_deref()
     }
 
+    /// The embedded modules: name and source text.
+    pub(crate) fn embedded_sources() -> &'static [(&'static str, &'static str)] {
+        EMBEDDED
+    }
+
     /// The names of the embedded modules.
     pub fn embedded() -> impl Iterator<Item = &'static str> {
         EMBEDDED.iter().map(|(name, _)| *name)
