@@ -71,11 +71,13 @@ pub fn new(ctx: &Arc<RunContext>) -> Engine {
 /// Registers each primitive module: one call per module.
 fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
     let c = Arc::clone(ctx);
+    let w = Arc::clone(ctx);
     let pki = crate::pki::script::PkiEnv {
         workdir: ctx.workdir().to_path_buf(),
         dry_run: ctx.dry_run(),
         earlier_files: ctx.real_workdir().to_path_buf(),
         notify: crate::pki::script::Notify(Arc::new(move |text| c.log(Level::Info, text))),
+        would: crate::pki::script::Notify(Arc::new(move |text| w.would(text))),
     };
     crate::pki::script::register(engine, pki);
 }

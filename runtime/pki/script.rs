@@ -26,14 +26,16 @@ pub struct PkiEnv {
     /// Where `gen_cert(#{ write: "name" })` puts `name.crt` and `name.key`. In a dry-run the
     /// engine passes a temporary directory here, so nothing outside it is written.
     pub workdir: PathBuf,
-    /// Whether this is a dry-run. The bindings write only into `workdir` in either case; the
-    /// flag is kept so that messages can say where a dry-run's files went.
+    /// Whether this is a dry-run: generated keys then stay in memory (DESIGN §3), and the
+    /// value carries the paths the real run would write.
     pub dry_run: bool,
     /// Where an earlier, interrupted run left its files: the real workdir, also in a dry-run,
     /// so that the dry-run predicts what the real run will do with them.
     pub earlier_files: PathBuf,
     /// Tells the operator something (a reused file); the engine routes it to the run's log.
     pub notify: Notify,
+    /// In a dry-run, reports what was not done (the key files not written).
+    pub would: Notify,
 }
 
 /// A message sink for [`PkiEnv::notify`].
@@ -314,6 +316,15 @@ fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
         return Ok(pair);
     }
     let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
+    if env.dry_run {
+        let (cert_path, key_path) = reuse::paths(&env.earlier_files, &name);
+        (env.would.0)(&format!(
+            "write {} and {} (mode 0600); the dry-run keeps the key in memory",
+            cert_path.display(),
+            key_path.display()
+        ));
+        return Ok(generated.with_paths(Some(cert_path), Some(key_path)));
+    }
     if matches!(earlier, Existing::KeyOnly) && env.earlier_files == env.workdir {
         // The key is written first: a key alone is a write that stopped before its
         // certificate, and that key never left the machine.

@@ -19,6 +19,7 @@ fn engine(workdir: &Path) -> Engine {
             dry_run: false,
             earlier_files: workdir.to_owned(),
             notify: super::Notify::none(),
+            would: super::Notify::none(),
         },
     );
     engine
@@ -430,4 +431,41 @@ fn a_default_validity_ends_with_the_signer_and_an_asked_one_may_not_outlive_it()
         r#"gen_cert(#{ profile: "root-ca", cn: "r", not_after: "99999999d" })"#,
     );
     assert!(err.contains("longer than 100 years"), "{err}");
+}
+
+#[test]
+fn a_dry_run_keeps_generated_keys_in_memory() {
+    let scratch = tempfile::tempdir().unwrap();
+    let real = tempfile::tempdir().unwrap();
+    let would = Arc::new(Mutex::new(Vec::<String>::new()));
+    let w = would.clone();
+    let mut engine = Engine::new();
+    register(
+        &mut engine,
+        PkiEnv {
+            workdir: scratch.path().to_owned(),
+            dry_run: true,
+            earlier_files: real.path().to_owned(),
+            notify: super::Notify::none(),
+            would: super::Notify(Arc::new(move |text| {
+                w.lock().unwrap().push(text.to_owned())
+            })),
+        },
+    );
+    let issuer: CertifiedKey = eval(&engine, &format!("{ROOT_AND_ISSUER} issuer"));
+    for dir in [scratch.path(), real.path()] {
+        assert_eq!(
+            std::fs::read_dir(dir).unwrap().count(),
+            0,
+            "{}",
+            dir.display()
+        );
+    }
+    assert_eq!(
+        issuer.key_path(),
+        Some(real.path().join("issuer-new.key").as_path())
+    );
+    let would = would.lock().unwrap();
+    assert_eq!(would.len(), 2, "{would:?}");
+    assert!(would[0].contains("ca-new.key (mode 0600)"), "{would:?}");
 }
