@@ -17,6 +17,7 @@ pub mod params;
 mod run;
 pub mod runbook;
 pub mod values;
+mod write_file;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
