@@ -15,6 +15,7 @@
 //! | `verify.rs`    | signature and chain checks ([`verify_chain`])                     |
 //! | `files.rs`     | exclusive, mode-0600 file writes and reads                        |
 //! | `reuse.rs`     | files an interrupted `gen_cert` left: reuse, replace or refuse    |
+//! | `gen_cert.rs`  | `gen_cert`: options, reuse of interrupted files, writes            |
 //! | `script.rs`    | the Rhai bindings (`gen_cert`, `bundle`, `load_cert`, …)          |
 //! | `accessors.rs` | what scripts read from those values, and how they print           |
 //! | `journal.rs`   | how those Rhai values are recorded in and restored from a journal |
@@ -26,6 +27,7 @@ mod cert;
 mod certified;
 mod error;
 mod files;
+mod gen_cert;
 mod generate;
 mod journal;
 mod key;
