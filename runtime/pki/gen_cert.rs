@@ -185,3 +185,7 @@ fn string_list(value: &Dynamic) -> Result<Vec<String>, String> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "gen_cert_tests.rs"]
+mod tests;
