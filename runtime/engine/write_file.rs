@@ -101,6 +101,11 @@ fn write_file(
     }
     // In a dry-run the workdir is a temporary directory, so this writes nothing that stays.
     let path = ctx.workdir().join(name);
+    // The same text again is what a step interrupted after its write, then run again, writes:
+    // nothing to replace, and no reason to stop a resumed rotation.
+    if std::fs::read(&path).is_ok_and(|on_disk| on_disk == text.as_bytes()) {
+        return Ok(path.display().to_string());
+    }
     let written = std::fs::create_dir_all(ctx.workdir())
         .map_err(|error| format!("creating {}: {error}", ctx.workdir().display()))
         .and_then(|()| {

@@ -119,3 +119,17 @@ fn three_fresh_runs_in_a_second_keep_three_backups() {
         .count();
     assert_eq!(backups, 3);
 }
+
+/// The shipped runbook, finished, then started over: every file is taken again, no dead end.
+#[test]
+fn the_shipped_runbook_starts_over_after_a_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    Run::in_dir(dir.path()).shipped("generate-certs.rhai").run();
+    let root = root_pem(dir.path());
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(["--fresh", "--yes"])
+        .run();
+    assert!(out.stdout.contains("reusing ca-new.crt"), "{}", out.stdout);
+    assert_eq!(root_pem(dir.path()), root);
+}

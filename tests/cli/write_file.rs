@@ -50,6 +50,7 @@ fn an_existing_file_is_kept_unless_overwrite_is_asked() {
             "w.rhai",
             r#"
             step("one", "One", || write_file("b.txt", "first"));
+            step("same", "Same text again", || write_file("b.txt", "first"));
             step("two", "Two", || write_file("b.txt", "second"));
             "#,
         )
