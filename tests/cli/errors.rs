@@ -22,7 +22,9 @@ fn a_syntax_error_names_the_file_line_and_column() {
 
 #[test]
 fn unknown_functions_fail_before_the_first_step_runs() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "typo.rhai",
             r#"
@@ -70,7 +72,9 @@ fn primitives_at_the_top_level_are_refused() {
 
 #[test]
 fn primitives_reached_through_the_runbooks_functions_at_the_top_level_are_refused() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "helper.rhai",
             r#"
@@ -229,7 +233,9 @@ fn a_closure_in_a_map_is_callable_and_an_unknown_module_alias_is_caught_first() 
         .run();
     assert!(out.stdout.contains("  g gives 2\n"), "{}", out.stdout);
 
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "no-import.rhai",
             r#"

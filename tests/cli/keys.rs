@@ -60,7 +60,9 @@ fn the_shipped_runbook_shows_no_key_and_keeps_keys_private() {
 
 #[test]
 fn a_step_returning_a_key_is_refused_and_nothing_is_recorded() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "returns-key.rhai",
             r#"step("leak", "Leak", || "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----");"#,

@@ -61,7 +61,9 @@ fn set_wins_over_values_and_lists_split_on_commas() {
 
 #[test]
 fn unknown_keys_and_bad_values_are_reported_together_and_nothing_is_written() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook("steps.rhai", STEPS)
         .file("values.yaml", "count: many\ncolour: blue\n")
         .args(["--values", "values.yaml", "--set", "validity=soon", "--set", "enabled=maybe"])
