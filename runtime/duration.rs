@@ -17,11 +17,16 @@ pub struct DurationError {
     pub reason: &'static str,
 }
 
+/// The longest duration accepted: far beyond any certificate or wait, and far from where
+/// date arithmetic overflows.
+pub const MAX: Duration = Duration::days(36_500);
+
 /// Parses a duration such as `8760h`, `90d`, `1h30m` or `45s`.
 ///
 /// # Errors
 ///
-/// When the text is empty, has a number without a unit, an unknown unit, or overflows.
+/// When the text is empty, negative, fractional, has a number without a unit or an unknown
+/// unit, or is longer than [`MAX`].
 pub fn parse(text: &str) -> Result<Duration, DurationError> {
     let fail = |reason| DurationError {
         text: text.to_owned(),
@@ -32,12 +37,21 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
         return Err(fail("empty"));
     }
 
+    if trimmed.starts_with('-') {
+        return Err(fail("negative durations are not allowed"));
+    }
+
     let mut total = Duration::ZERO;
     let mut digits = String::new();
     for ch in trimmed.chars() {
         if ch.is_ascii_digit() {
             digits.push(ch);
             continue;
+        }
+        if matches!(ch, '.' | ',') {
+            return Err(fail(
+                "fractional numbers are not allowed (write 1h30m, not 1.5h)",
+            ));
         }
         if digits.is_empty() {
             return Err(fail("a unit without a number"));
@@ -60,6 +74,9 @@ pub fn parse(text: &str) -> Result<Duration, DurationError> {
     }
     if !digits.is_empty() {
         return Err(fail("a number without a unit"));
+    }
+    if total > MAX {
+        return Err(fail("longer than 100 years"));
     }
     Ok(total)
 }
@@ -106,6 +123,12 @@ mod tests {
             ("10", "a number without a unit"),
             ("10y", "unknown unit"),
             ("99999999999999999999h", "number too large"),
+            ("99999999d", "longer than 100 years"),
+            ("-1h", "negative durations are not allowed"),
+            (
+                "1.5h",
+                "fractional numbers are not allowed (write 1h30m, not 1.5h)",
+            ),
         ] {
             assert_eq!(parse(text).unwrap_err().reason, reason, "{text:?}");
         }

@@ -41,13 +41,20 @@ impl Error {
     pub fn code(&self) -> ExitCode {
         ExitCode::from(match self {
             Self::Run(error) => error.code(),
+            // A manifest named on the command line that cannot be read is a usage error.
+            Self::Sim(
+                SimError::ReadManifest { .. }
+                | SimError::ParseManifest { .. }
+                | SimError::LoadObject { .. },
+            ) => 2,
             Self::Sim(_) | Self::Panicked { .. } => 1,
             // The run could not reach its cluster, so it did not start.
             Self::NotAvailable { .. } | Self::Runtime { .. } | Self::Cluster(_) => 2,
         })
     }
 
-    /// The message and its chain of causes, `a: b: c`, as printed for the operator.
+    /// The message and its chain of causes, `a: b: c`, as printed for the operator. A runbook
+    /// may `throw` anything, so the text passes through the same redaction as the output.
     pub fn chain(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
@@ -56,6 +63,6 @@ impl Error {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        text
+        crate::output::redact_private_keys(&text)
     }
 }

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(runner::output::redacting_stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     runner::cli::run(cli)

@@ -10,6 +10,11 @@ use std::sync::Mutex;
 use serde::Serialize;
 use serde_json::Value;
 
+mod redact;
+
+use redact::redact_strings;
+pub use redact::{RedactingWriter, redact_private_keys, redacting_stderr};
+
 /// How events are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -137,8 +142,8 @@ impl Output {
             Format::Json => {
                 let mut line = serde_json::to_string(&event).unwrap_or_default();
                 if line.contains("PRIVATE KEY") {
-                    // Redact inside the strings, where escaping has not hidden the PEM's line
-                    // breaks yet.
+                    // Redact inside the strings, before JSON escaping adds its own backslashes
+                    // (the label itself is never escaped, so the test above finds every key).
                     let mut value = serde_json::to_value(&event).unwrap_or_default();
                     redact_strings(&mut value);
                     line = value.to_string();
@@ -170,8 +175,15 @@ fn human(event: &Event) -> String {
             dry_run,
             ..
         } => {
-            let mode = if *dry_run { "dry run of" } else { "running" };
-            format!("{mode} {runbook} (target {target}, workdir {workdir})\n")
+            if *dry_run {
+                // The scratch folder goes with the process: say so, so nobody looks for it.
+                format!(
+                    "dry run of {runbook} (target {target}, temporary workdir {workdir}, \
+                     removed when the run ends)\n"
+                )
+            } else {
+                format!("running {runbook} (target {target}, workdir {workdir})\n")
+            }
         }
         Event::StepStarted { step, description } => format!("\n{step}: {description}\n"),
         Event::StepSkipped { step, reason } => format!("- {step}: skipped, {reason}\n"),
@@ -248,50 +260,6 @@ fn summarize(value: &Value) -> String {
     }
 }
 
-/// Replaces every PEM private-key block in `text` by a marker. A runbook may `print` anything,
-/// so this is the last guard that keeps key material out of every output mode.
-pub fn redact_private_keys(text: &str) -> String {
-    const MARKER: &str = "PRIVATE KEY-----";
-    if !text.contains(MARKER) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(begin) = rest.find("-----BEGIN ") {
-        let header_end = rest[begin..].find("-----\n").map(|i| begin + i);
-        let is_key = header_end.is_some_and(|end| rest[begin..end + 5].ends_with(MARKER));
-        if !is_key {
-            out.push_str(&rest[..begin + 11]);
-            rest = &rest[begin + 11..];
-            continue;
-        }
-        out.push_str(&rest[..begin]);
-        out.push_str("[redacted private key]");
-        rest = match rest[begin..].find("-----END ") {
-            Some(end) => {
-                let after_end = begin + end + 9;
-                match rest[after_end..].find("-----") {
-                    Some(close) => &rest[after_end + close + 5..],
-                    None => "",
-                }
-            }
-            None => "",
-        };
-    }
-    out.push_str(rest);
-    // A stray header without a block (cut lines, escaped JSON) still must not show.
-    out.replace("PRIVATE KEY", "[redacted]")
-}
-
-fn redact_strings(value: &mut Value) {
-    match value {
-        Value::String(text) if text.contains("PRIVATE KEY") => *text = redact_private_keys(text),
-        Value::Array(items) => items.iter_mut().for_each(redact_strings),
-        Value::Object(map) => map.values_mut().for_each(redact_strings),
-        _ => {}
-    }
-}
-
 /// Renders `--list` as aligned columns: the steps, then the parameters with their defaults.
 pub fn list_table(steps: &[(String, String, bool)], params: &[(String, String, String)]) -> String {
     let mut text = String::from("\nSteps:\n");
@@ -331,19 +299,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_key_blocks_and_keeps_certificates() {
-        let text = "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
-                    -----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\nb\n";
-        let out = redact_private_keys(text);
-        assert_eq!(
-            out,
-            "a\n-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
-             [redacted private key]\nb\n"
-        );
-        assert_eq!(
-            redact_private_keys("\"-----BEGIN PRIVATE KEY-----\\nMII\""),
-            "\"-----BEGIN [redacted]-----\\nMII\""
-        );
+    fn json_events_stay_valid_json_when_redacted() {
+        for form in super::redact::tests::key_forms() {
+            let buffer = std::sync::Arc::new(Mutex::new(Vec::new()));
+            let output = Output::new(Format::Json, Box::new(SharedBuffer(buffer.clone())));
+            output.emit(Event::StepFailed {
+                step: "s".into(),
+                error: format!("x {form} y"),
+            });
+            let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();
+            assert!(!text.contains(super::redact::tests::BODY), "{text}");
+            let value: Value = serde_json::from_str(&text).expect(&text);
+            assert_eq!(value["event"], "step_failed");
+        }
     }
 
     #[test]

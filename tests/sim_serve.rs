@@ -78,7 +78,7 @@ fn bad_flags_and_manifests_are_refused() {
         .args(["sim", "serve", "--manifests", "/nonexistent/app.yaml"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.starts_with("error: reading manifest /nonexistent/app.yaml"),

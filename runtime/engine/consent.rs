@@ -5,7 +5,9 @@
 //! refuses with a message that names `--yes`.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 /// How consent is obtained in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,9 @@ pub enum ConsentError {
     /// The operator answered something other than `y` or `yes`.
     #[error("not confirmed: did not {action}")]
     Declined { action: String },
+    /// Ctrl-C while the question waited for an answer: nothing was run.
+    #[error("cancelled at the confirmation: did not {action}")]
+    Cancelled { action: String },
     /// The answer could not be read.
     #[error("reading the answer to the confirmation")]
     Read {
@@ -57,6 +62,8 @@ pub struct Consent {
     mode: ConsentMode,
     target: String,
     granted: Mutex<bool>,
+    /// Set by Ctrl-C; a question waiting for its answer stops at once when it is.
+    cancel: Arc<AtomicBool>,
 }
 
 // === impl Consent ===
@@ -67,7 +74,14 @@ impl Consent {
             mode,
             target: target.into(),
             granted: Mutex::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The same consent, stopping a waiting question when `cancel` is set (Ctrl-C).
+    #[must_use]
+    pub fn with_cancel(self, cancel: Arc<AtomicBool>) -> Self {
+        Self { cancel, ..self }
     }
 
     /// Ensures the operator agreed to change the cluster, asking on the first call only.
@@ -109,18 +123,40 @@ impl Consent {
                 // The prompt is best effort: the answer read below is what counts.
                 let _ = write!(stderr, "{question}\nContinue? [y/N] ");
                 let _ = stderr.flush();
-                let mut answer = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut answer)
-                    .map_err(|source| ConsentError::Read { source })?;
-                if is_yes(&answer) {
-                    Ok(())
-                } else {
-                    Err(ConsentError::Declined {
+                drop(stderr);
+                self.answer(action, || {
+                    let mut answer = String::new();
+                    std::io::stdin().lock().read_line(&mut answer)?;
+                    Ok(answer)
+                })
+            }
+        }
+    }
+
+    /// Waits for `read`'s answer, or for Ctrl-C. A blocking read cannot be interrupted, so it
+    /// runs on its own thread, which a cancelled question leaves behind (the run then ends).
+    fn answer(
+        &self,
+        action: &str,
+        read: impl FnOnce() -> std::io::Result<String> + Send + 'static,
+    ) -> Result<(), ConsentError> {
+        let (send, receive) = mpsc::channel();
+        std::thread::spawn(move || send.send(read()));
+        loop {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(ConsentError::Cancelled {
+                    action: action.to_owned(),
+                });
+            }
+            match receive.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(answer)) if is_yes(&answer) => return Ok(()),
+                Ok(Ok(_)) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(ConsentError::Declined {
                         action: action.to_owned(),
-                    })
+                    });
                 }
+                Ok(Err(source)) => return Err(ConsentError::Read { source }),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
         }
     }
@@ -142,6 +178,31 @@ mod tests {
         for answer in ["", "\n", "n\n", "yep\n", "sure"] {
             assert!(!is_yes(answer), "{answer:?}");
         }
+    }
+
+    #[test]
+    fn ctrl_c_stops_a_question_that_waits_for_its_answer() {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let consent = Consent::new(ConsentMode::Ask, "none").with_cancel(Arc::clone(&cancel));
+        let setter = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            cancel.store(true, Ordering::Relaxed);
+        });
+        let started = std::time::Instant::now();
+        // An answer that never comes, as a terminal nobody types into.
+        let error = consent
+            .answer("start over", || {
+                std::thread::sleep(Duration::from_secs(3600));
+                Ok("y\n".to_owned())
+            })
+            .unwrap_err();
+        setter.join().unwrap();
+        assert!(matches!(error, ConsentError::Cancelled { .. }), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let consent = Consent::new(ConsentMode::Ask, "none");
+        assert!(consent.answer("go", || Ok("yes\n".to_owned())).is_ok());
+        assert!(consent.answer("go", || Ok("\n".to_owned())).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::output::{Event, Level, Output};
 pub struct RunContext {
     dry_run: bool,
     workdir: PathBuf,
+    /// The workdir the operator named, also in a dry-run (whose `workdir` is a scratch one).
+    real_workdir: PathBuf,
     target: String,
     output: Arc<Output>,
     consent: Consent,
@@ -95,6 +97,8 @@ impl RunContext {
         } else {
             None
         };
+        let real_workdir =
+            std::path::absolute(&options.workdir).unwrap_or_else(|_| options.workdir.clone());
         let workdir = scratch
             .as_ref()
             .map_or(options.workdir, |dir| dir.path().to_path_buf());
@@ -103,7 +107,9 @@ impl RunContext {
         Ok(Arc::new(Self {
             dry_run: options.dry_run,
             workdir,
-            consent: super::consent::Consent::new(options.consent, options.target.clone()),
+            real_workdir,
+            consent: super::consent::Consent::new(options.consent, options.target.clone())
+                .with_cancel(Arc::clone(&options.cancel)),
             target: options.target,
             output,
             handle,
@@ -123,6 +129,11 @@ impl RunContext {
     /// Where generated files go; a temporary directory in a dry-run.
     pub fn workdir(&self) -> &Path {
         &self.workdir
+    }
+
+    /// The workdir the operator named, where earlier runs left their files; in a dry-run too.
+    pub fn real_workdir(&self) -> &Path {
+        &self.real_workdir
     }
 
     /// The cluster this run acts on, as recorded in the journal.

@@ -59,6 +59,41 @@ pub fn render(engine: &Engine) -> String {
         }
         text.push_str(&doc_lines(&group[0].doc_comments));
     }
+    text.push_str(&modules(engine));
+    text
+}
+
+/// The public functions of the embedded modules, as a runbook calls them after `import
+/// "NAME" as NAME;`, with their doc comments.
+fn modules(engine: &Engine) -> String {
+    let mut text = String::new();
+    for (name, source) in super::modules::ModuleLoader::embedded_sources() {
+        // The embedded modules are compiled by every run; one that does not compile fails
+        // its tests, so here it is only left out.
+        let Ok(ast) = engine.compile(source) else {
+            continue;
+        };
+        // The alias the shipped runbooks and docs use, so that examples read the same.
+        let alias = if *name == "linkerd" { "l5d" } else { name };
+        text.push_str(&format!(
+            "\nModule \"{name}\", after `import \"{name}\" as {alias};`\n"
+        ));
+        let mut functions: Vec<_> = ast
+            .iter_functions()
+            .filter(|f| f.access == rhai::FnAccess::Public)
+            .collect();
+        functions.sort_by_key(|f| f.name);
+        for function in functions {
+            text.push('\n');
+            text.push_str(&format!(
+                "{alias}::{}({})\n",
+                function.name,
+                function.params.join(", ")
+            ));
+            let comments: Vec<String> = function.comments.iter().map(|c| c.to_string()).collect();
+            text.push_str(&doc_lines(&comments));
+        }
+    }
     text
 }
 

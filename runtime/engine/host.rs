@@ -34,6 +34,9 @@ pub struct StepDecl {
     pub description: String,
     pub changes_cluster: bool,
     pub body: FnPtr,
+    /// Where `step(...)` is, `file, line L, column C`: a limit error inside the step cannot
+    /// say where it happened (Rhai moves it to the outermost call), so it names the step.
+    pub declared_at: String,
 }
 
 /// What the top level of a runbook declared.
@@ -125,16 +128,23 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
                 ])
                 .register_into_engine(
                     engine,
-                    move |name: &str, description: &str, options: Map, body: FnPtr| {
-                        declare_step(&c, name, description, &options, body)
+                    move |call: NativeCallContext,
+                          name: &str,
+                          description: &str,
+                          options: Map,
+                          body: FnPtr| {
+                        declare_step(&c, &call, name, description, &options, body)
                     },
                 );
         } else {
             registration
                 .with_params_info(["name: string", "description: string", "body: Fn", "()"])
-                .register_into_engine(engine, move |name: &str, description: &str, body: FnPtr| {
-                    declare_step(&c, name, description, &Map::new(), body)
-                });
+                .register_into_engine(
+                    engine,
+                    move |call: NativeCallContext, name: &str, description: &str, body: FnPtr| {
+                        declare_step(&c, &call, name, description, &Map::new(), body)
+                    },
+                );
         }
     }
 
@@ -174,18 +184,7 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
             .register_into_engine(engine, move |message: &str| c.log(level, message));
     }
 
-    let c = Arc::clone(ctx);
-    FuncRegistration::new("write_file")
-        .with_params_info(["name: string", "text: string", "string"])
-        .with_comments([
-            "/// Writes text (a certificate bundle, say) to a file in the workdir and returns its path.",
-            "/// Refuses private keys: `gen_cert(#{ write: ... })` writes those, with mode 0600.",
-            "///",
-            "/// ```rhai",
-            "/// let path = write_file(\"bundle.crt\", anchors.pem);",
-            "/// ```",
-        ])
-        .register_into_engine(engine, move |name: &str, text: &str| write_file(&c, name, text));
+    super::write_file::register(engine, ctx);
 
     let c = Arc::clone(ctx);
     FuncRegistration::new("is_dry_run")
@@ -222,7 +221,18 @@ fn register_duration(engine: &mut Engine) {
     engine.register_fn("!=", |a: time::Duration, b: time::Duration| a != b);
     engine.register_fn("<", |a: time::Duration, b: time::Duration| a < b);
     engine.register_fn(">", |a: time::Duration, b: time::Duration| a > b);
-    engine.register_fn("+", |a: time::Duration, b: time::Duration| a + b);
+    engine.register_fn(
+        "+",
+        |a: time::Duration, b: time::Duration| -> Result<time::Duration, Box<EvalAltResult>> {
+            a.checked_add(b).ok_or_else(|| {
+                fail(format!(
+                    "adding durations {} and {} overflows",
+                    duration::format(a),
+                    duration::format(b)
+                ))
+            })
+        },
+    );
     engine.register_get("seconds", |d: &mut time::Duration| d.whole_seconds());
 }
 
@@ -267,6 +277,7 @@ fn declare_param(
 
 fn declare_step(
     ctx: &RunContext,
+    call: &NativeCallContext,
     name: &str,
     description: &str,
     options: &Map,
@@ -301,34 +312,21 @@ fn declare_step(
             }
         }
     }
+    let position = call.call_position();
+    let declared_at = format!(
+        "{}, line {}, column {}",
+        call.call_source().unwrap_or("runbook"),
+        position.line().unwrap_or(0),
+        position.position().unwrap_or(0)
+    );
     state.declared.steps.push(StepDecl {
         name: name.to_owned(),
         description: description.to_owned(),
         changes_cluster,
         body,
+        declared_at,
     });
     Ok(())
-}
-
-fn write_file(ctx: &RunContext, name: &str, text: &str) -> Result<String, Box<EvalAltResult>> {
-    ctx.require_step("write_file")?;
-    let plain = !name.is_empty() && !name.contains(['/', '\\']) && name != "..";
-    if !plain {
-        return Err(fail(format!(
-            "write_file: {name:?} is not a plain file name"
-        )));
-    }
-    if text.contains("PRIVATE KEY") {
-        return Err(fail(format!(
-            "write_file: refusing to write a private key to {name}"
-        )));
-    }
-    // In a dry-run the workdir is a temporary directory, so this writes nothing that stays.
-    let path = ctx.workdir().join(name);
-    std::fs::create_dir_all(ctx.workdir())
-        .and_then(|()| std::fs::write(&path, text))
-        .map_err(|error| fail(format!("write_file: writing {}: {error}", path.display())))?;
-    Ok(path.display().to_string())
 }
 
 fn run_driver(ctx: &RunContext, call: &NativeCallContext) -> Result<(), Box<EvalAltResult>> {

@@ -15,12 +15,22 @@ use sha2::{Digest, Sha256};
 
 const VERSION: u32 = 1;
 
+/// The workdir folder that holds the journals.
+pub(crate) const DIR: &str = "journal";
+
 /// The recorded state of one runbook against one target.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Record {
     pub version: u32,
+    /// The runbook's file name: with `target`, what identifies the rotation to an operator.
     pub runbook: String,
     pub target: String,
+    /// Where the runbook was when the journal was last saved, and the SHA-256 of its text:
+    /// a re-clone or an edited runbook still resumes, and the run says what changed.
+    #[serde(default)]
+    pub runbook_path: String,
+    #[serde(default)]
+    pub runbook_sha256: String,
     /// The parameter values of the run that started this journal.
     pub params: BTreeMap<String, Value>,
     pub steps: Vec<FinishedStep>,
@@ -41,6 +51,23 @@ pub struct FinishedStep {
 pub struct Journal {
     save_to: PathBuf,
     record: Record,
+    notes: Vec<String>,
+}
+
+/// The absolute path of a runbook and the SHA-256 of its text (empty when unreadable: the
+/// runbook was read moments ago, so this only loses the note, never the run).
+fn identify(runbook: &Path) -> (String, String) {
+    let path = std::fs::canonicalize(runbook)
+        .or_else(|_| std::path::absolute(runbook))
+        .unwrap_or_else(|_| runbook.to_path_buf());
+    let sha256 = std::fs::read(runbook)
+        .map(|text| hex::encode(Sha256::digest(&text)))
+        .unwrap_or_default();
+    (path.display().to_string(), sha256)
+}
+
+fn short(sha256: &str) -> &str {
+    sha256.get(..12).unwrap_or(sha256)
 }
 
 /// Problems with the journal.
@@ -60,11 +87,16 @@ pub enum JournalError {
     },
     #[error("journal {path} has version {version}, this runner reads version {VERSION}")]
     Version { path: PathBuf, version: u32 },
-    #[error("journal {path} belongs to runbook {runbook} and target {target}, not this run")]
+    #[error(
+        "journal {path} belongs to runbook {runbook} and target {target}, not to runbook \
+         {this_runbook} and target {this_target} (move it away or use another --workdir)"
+    )]
     Mismatch {
         path: PathBuf,
         runbook: String,
         target: String,
+        this_runbook: String,
+        this_target: String,
     },
     #[error(
         "journal {path} was recorded with other values for parameter(s) {}: run with the same values to resume, or with --fresh to start over",
@@ -85,22 +117,33 @@ pub enum JournalError {
     },
 }
 
-/// Where the journal of `runbook` against `target` lives in `workdir`.
+/// The name a journal knows a runbook by: its file name, the same in every checkout.
+pub fn runbook_name(runbook: &Path) -> String {
+    runbook.file_name().map_or_else(
+        || runbook.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    )
+}
+
+/// Where the journal of `runbook` against `target` lives in `workdir`: keyed by the runbook's
+/// file name and the target, not its path, so that a re-clone or another checkout using the
+/// same workdir finds the rotation it started.
 pub fn path_for(workdir: &Path, runbook: &Path, target: &str) -> PathBuf {
-    let canonical = std::fs::canonicalize(runbook).unwrap_or_else(|_| runbook.to_path_buf());
     let mut hasher = Sha256::new();
-    hasher.update(canonical.to_string_lossy().as_bytes());
+    hasher.update(runbook_name(runbook).as_bytes());
     hasher.update(b"\n");
     hasher.update(target.as_bytes());
     let key = hex::encode(&hasher.finalize()[..6]);
     let stem = runbook
         .file_stem()
         .map_or_else(|| "runbook".into(), |s| s.to_string_lossy());
-    workdir.join("journal").join(format!("{stem}.{key}.json"))
+    workdir.join(DIR).join(format!("{stem}.{key}.json"))
 }
 
-/// Moves a journal aside (`NAME.json.TIMESTAMP.bak`) so that `--fresh` starts over without
-/// destroying what the old run recorded. Returns the new name, or `None` if there was none.
+/// Moves a journal aside (`NAME.json.TIMESTAMP.bak`, the time in nanoseconds) so that `--fresh`
+/// starts over without destroying what the old run recorded. An existing backup is never
+/// replaced: a clash (two `--fresh` in the same instant) takes the next free `.N` suffix.
+/// Returns the new name, or `None` if there was none.
 ///
 /// # Errors
 ///
@@ -109,8 +152,13 @@ pub fn move_aside(path: &Path) -> Result<Option<PathBuf>, JournalError> {
     if !path.exists() {
         return Ok(None);
     }
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
-    let aside = path.with_extension(format!("json.{stamp}.bak"));
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let mut aside = path.with_extension(format!("json.{stamp}.bak"));
+    let mut clash = 0;
+    while aside.exists() {
+        clash += 1;
+        aside = path.with_extension(format!("json.{stamp}.{clash}.bak"));
+    }
     std::fs::rename(path, &aside).map_err(|source| JournalError::MoveAside {
         path: path.to_owned(),
         source,
@@ -129,6 +177,43 @@ impl Journal {
     /// When the file cannot be read, is corrupted, belongs to another run, or was recorded
     /// with other parameter values.
     pub fn open(
+        read_from: Option<&Path>,
+        save_to: PathBuf,
+        runbook: &str,
+        target: &str,
+        params: BTreeMap<String, Value>,
+    ) -> Result<Self, JournalError> {
+        let runbook_path = Path::new(runbook);
+        let (this_path, this_sha256) = identify(runbook_path);
+        let runbook = &runbook_name(runbook_path);
+        let mut journal = Self::read(read_from, save_to, runbook, target, params)?;
+        let record = &mut journal.record;
+        if !record.runbook_path.is_empty() && record.runbook_path != this_path {
+            journal.notes.push(format!(
+                "the journal was recorded by {} at {}; resuming with {this_path}",
+                record.runbook, record.runbook_path
+            ));
+        }
+        if !record.runbook_sha256.is_empty() && record.runbook_sha256 != this_sha256 {
+            journal.notes.push(format!(
+                "runbook {runbook} changed since the journal was recorded (sha256 {} then, {} \
+                 now); finished steps are not run again",
+                short(&record.runbook_sha256),
+                short(&this_sha256)
+            ));
+        }
+        record.runbook_path = this_path;
+        record.runbook_sha256 = this_sha256;
+        Ok(journal)
+    }
+
+    /// What differs between the journal and this run without stopping it (another checkout,
+    /// an edited runbook), for the operator.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    fn read(
         read_from: Option<&Path>,
         save_to: PathBuf,
         runbook: &str,
@@ -156,11 +241,14 @@ impl Journal {
                 version: record.version,
             });
         }
-        if record.target != target {
+        // Journals before file-name keys recorded the runbook's path as given.
+        if record.target != target || runbook_name(Path::new(&record.runbook)) != runbook {
             return Err(JournalError::Mismatch {
                 path,
                 runbook: record.runbook,
                 target: record.target,
+                this_runbook: runbook.to_owned(),
+                this_target: target.to_owned(),
             });
         }
         let keys: std::collections::BTreeSet<&String> = record
@@ -173,7 +261,11 @@ impl Journal {
         if !keys.is_empty() {
             return Err(JournalError::ParamsChanged { path, keys });
         }
-        Ok(Self { save_to, record })
+        Ok(Self {
+            save_to,
+            record,
+            notes: Vec::new(),
+        })
     }
 
     fn empty(
@@ -186,10 +278,16 @@ impl Journal {
             version: VERSION,
             runbook: runbook.to_owned(),
             target: target.to_owned(),
+            runbook_path: String::new(),
+            runbook_sha256: String::new(),
             params,
             steps: Vec::new(),
         };
-        Self { save_to, record }
+        Self {
+            save_to,
+            record,
+            notes: Vec::new(),
+        }
     }
 
     /// The recorded step `name`, if it finished.
@@ -244,76 +342,5 @@ impl Journal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(value: &str) -> BTreeMap<String, Value> {
-        BTreeMap::from([("trust_domain".to_owned(), Value::from(value))])
-    }
-
-    #[test]
-    fn records_survive_a_reopen_and_refuse_other_parameters() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal").join("x.json");
-        let mut journal =
-            Journal::open(Some(&path), path.clone(), "x.rhai", "none", params("a")).unwrap();
-        journal
-            .record("generate", serde_json::json!({"root": "fp"}))
-            .unwrap();
-
-        let again =
-            Journal::open(Some(&path), path.clone(), "x.rhai", "none", params("a")).unwrap();
-        assert_eq!(
-            again.finished("generate").unwrap().outputs,
-            serde_json::json!({"root": "fp"})
-        );
-
-        let error =
-            Journal::open(Some(&path), path.clone(), "x.rhai", "none", params("b")).unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            format!(
-                "journal {} was recorded with other values for parameter(s) trust_domain: run with \
-                 the same values to resume, or with --fresh to start over",
-                path.display()
-            )
-        );
-    }
-
-    #[test]
-    fn a_reader_never_sees_a_half_written_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal").join("x.json");
-        let mut journal = Journal::open(None, path.clone(), "x.rhai", "none", params("a")).unwrap();
-        journal
-            .record("step-0", serde_json::json!({"n": 0}))
-            .unwrap();
-
-        let reader_path = path.clone();
-        let reader = std::thread::spawn(move || {
-            let mut reads = 0;
-            while reads < 2_000 {
-                let text = std::fs::read_to_string(&reader_path).unwrap();
-                serde_json::from_str::<Record>(&text).expect("a whole journal");
-                reads += 1;
-            }
-        });
-        for n in 1..200 {
-            let outputs = serde_json::json!({"n": n, "padding": "x".repeat(4096)});
-            journal.record(&format!("step-{n}"), outputs).unwrap();
-        }
-        reader.join().unwrap();
-
-        let leftovers = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
-        assert_eq!(leftovers, 1, "temporary files were left behind");
-    }
-
-    #[test]
-    fn keys_differ_by_runbook_and_target() {
-        let workdir = Path::new("/w");
-        let a = path_for(workdir, Path::new("a.rhai"), "none");
-        assert_ne!(a, path_for(workdir, Path::new("b.rhai"), "none"));
-        assert_ne!(a, path_for(workdir, Path::new("a.rhai"), "sim:x"));
-        assert_eq!(a, path_for(workdir, Path::new("a.rhai"), "none"));
-    }
-}
+#[path = "journal_tests.rs"]
+mod tests;

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rhai::{AST, ASTNode, Engine, Expr, FnAccess, FnCallExpr, Position, Stmt};
+use rhai::{AST, ASTFlags, ASTNode, Engine, Expr, FnAccess, FnCallExpr, Position, Stmt};
 
 use super::host::DECLARATIONS;
 use super::modules::ModuleLoader;
@@ -120,10 +120,17 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
         }
         if !call.namespace.is_empty() {
             let alias = call.namespace.root();
-            let found = imports
-                .get(alias)
-                .and_then(|path| modules.get(path))
-                .is_none_or(|(_, module)| {
+            let Some(path) = imports.get(alias) else {
+                // No static modules are registered: an alias exists only through `import`.
+                problems.push(Problem {
+                    position: pos,
+                    message: format!(
+                        "unknown module `{alias}` in `{alias}::{name}` (no `import \"...\" as {alias};`)"
+                    ),
+                });
+                return true;
+            };
+            let found = modules.get(path).is_none_or(|(_, module)| {
                     module.iter_functions().any(|f| {
                         f.name == name && f.params.len() == args && f.access == FnAccess::Public
                     })
@@ -140,6 +147,9 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
         }
         let arities = known.get(name);
         let message = match arities {
+            // `m.g(1)` also calls a closure stored in map `m` under `g`, which only the run
+            // can know: an unknown method name is not an error here.
+            None if is_method => None,
             None => Some(format!("unknown function `{name}`")),
             // A method call passes the object as the first argument, or as `this` to a script
             // function.
@@ -196,6 +206,39 @@ pub fn check(engine: &Engine, ast: &AST, modules: &ModuleLoader) -> Vec<Problem>
 
     problems.sort_by_key(|p| (p.position.line(), p.position.position()));
     problems.dedup();
+    problems
+}
+
+/// `return` statements at the top level of `text`. The runner runs the steps once the top
+/// level has ended, so a `return` there would leave every later declaration out, silently.
+/// The compiled runbook cannot show them: the optimizer drops a `return` and the dead code
+/// after it. So this parses again without optimizing; text that does not parse here has
+/// already failed with its syntax error.
+pub fn top_level_returns(text: &str) -> Vec<Problem> {
+    let mut engine = Engine::new_raw();
+    engine.set_optimization_level(rhai::OptimizationLevel::None);
+    engine.set_max_expr_depths(0, 0);
+    let Ok(ast) = engine.compile(text) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    let mut path = Vec::new();
+    for stmt in ast.statements() {
+        stmt.walk(&mut path, &mut |nodes: &[ASTNode]| {
+            if let Some(ASTNode::Stmt(Stmt::Return(_, flags, pos))) = nodes.last()
+                && !flags.intersects(ASTFlags::BREAK)
+            {
+                problems.push(Problem {
+                    position: *pos,
+                    message: "`return` at the top level of a runbook would skip the \
+                              declarations after it; the top level only declares"
+                        .to_owned(),
+                });
+            }
+            true
+        });
+        path.clear();
+    }
     problems
 }
 

@@ -17,6 +17,7 @@ pub mod params;
 mod run;
 pub mod runbook;
 pub mod values;
+mod write_file;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -70,9 +71,14 @@ pub fn new(ctx: &Arc<RunContext>) -> Engine {
 
 /// Registers each primitive module: one call per module.
 fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
+    let c = Arc::clone(ctx);
+    let w = Arc::clone(ctx);
     let pki = crate::pki::script::PkiEnv {
         workdir: ctx.workdir().to_path_buf(),
         dry_run: ctx.dry_run(),
+        earlier_files: ctx.real_workdir().to_path_buf(),
+        notify: crate::pki::script::Notify(Arc::new(move |text| c.log(Level::Info, text))),
+        would: crate::pki::script::Notify(Arc::new(move |text| w.would(text))),
     };
     crate::pki::script::register(engine, pki);
     crate::cluster::script::register(engine, ctx);
@@ -99,6 +105,14 @@ pub enum RunError {
     UnknownSteps {
         runbook: String,
         unknown: Vec<String>,
+        known: Vec<String>,
+    },
+    /// `--only` or `--skip` given without a step name (`--only ,`): running every step
+    /// instead would do far more than asked.
+    #[error("{option} names no step: the steps of {runbook} are {}", known.join(", "))]
+    NoStepNamed {
+        option: &'static str,
+        runbook: String,
         known: Vec<String>,
     },
     #[error("step `{step}` failed: {message}")]

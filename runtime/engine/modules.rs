@@ -42,6 +42,16 @@ impl ModuleLoader {
         }
     }
 
+    /// The folder given by `--stdlib`, if any.
+    pub fn stdlib_dir(&self) -> Option<&std::path::Path> {
+        self.stdlib_dir.as_deref()
+    }
+
+    /// The embedded modules: name and source text.
+    pub(crate) fn embedded_sources() -> &'static [(&'static str, &'static str)] {
+        EMBEDDED
+    }
+
     /// The names of the embedded modules.
     pub fn embedded() -> impl Iterator<Item = &'static str> {
         EMBEDDED.iter().map(|(name, _)| *name)

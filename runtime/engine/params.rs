@@ -51,36 +51,45 @@ impl ParamKind {
         }
     }
 
-    /// Converts a value from `--set` or `--values` to this kind.
+    /// Converts a value from `--set` (always text) or `--values` (any YAML/JSON value) to
+    /// this kind. Text is read as `--set` reads it; any other value must already have the
+    /// kind's type: a list, a map or null is never turned into text.
     fn convert(self, raw: &Value) -> Result<Dynamic, String> {
         let text = match raw {
             Value::String(text) => text.trim().to_owned(),
-            other => other.to_string(),
+            Value::Number(number) if matches!(self, Self::Int) => number.to_string(),
+            Value::Bool(flag) if matches!(self, Self::Bool) => flag.to_string(),
+            Value::Array(items) if matches!(self, Self::List) => {
+                return list_items(items);
+            }
+            other => {
+                return Err(format!(
+                    "expected {}, got {}",
+                    self.expected(),
+                    describe(other)
+                ));
+            }
         };
-        match (self, raw) {
-            (Self::String, _) => Ok(Dynamic::from(text)),
-            (Self::Int, _) => text
+        match self {
+            Self::String => Ok(Dynamic::from(text)),
+            Self::Int => text
                 .parse::<i64>()
                 .map(Dynamic::from_int)
                 .map_err(|_| format!("expected a whole number, got {text:?}")),
-            (Self::Bool, _) => match text.as_str() {
+            Self::Bool => match text.as_str() {
                 "true" => Ok(Dynamic::TRUE),
                 "false" => Ok(Dynamic::FALSE),
                 _ => Err(format!("expected true or false, got {text:?}")),
             },
-            (Self::Duration, _) => duration::parse(&text)
-                .map(Dynamic::from)
-                .map_err(|error| error.to_string()),
-            (Self::List, Value::Array(items)) => Ok(Dynamic::from_array(
-                items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(text) => Dynamic::from(text.clone()),
-                        other => Dynamic::from(other.to_string()),
-                    })
-                    .collect(),
-            )),
-            (Self::List, _) => Ok(Dynamic::from_array(
+            Self::Duration => match duration::parse(&text) {
+                // Parameters are validities and timeouts, for which zero is a mistake.
+                Ok(zero) if zero.is_zero() => Err(format!(
+                    "expected a duration longer than zero, got {text:?}"
+                )),
+                Ok(duration) => Ok(Dynamic::from(duration)),
+                Err(error) => Err(error.to_string()),
+            },
+            Self::List => Ok(Dynamic::from_array(
                 text.split(',')
                     .map(str::trim)
                     .filter(|item| !item.is_empty())
@@ -89,6 +98,47 @@ impl ParamKind {
             )),
         }
     }
+
+    /// What a value of this kind looks like, for errors.
+    fn expected(self) -> &'static str {
+        match self {
+            Self::String => "a string",
+            Self::Int => "a whole number",
+            Self::Bool => "true or false",
+            Self::Duration => "a duration such as 8760h",
+            Self::List => "a list of strings",
+        }
+    }
+}
+
+/// A list from `--values`: every item a string.
+fn list_items(items: &[Value]) -> Result<Dynamic, String> {
+    let mut list = rhai::Array::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Value::String(text) => list.push(Dynamic::from(text.clone())),
+            other => {
+                return Err(format!(
+                    "expected a list of strings, but item {index} is {}",
+                    describe(other)
+                ));
+            }
+        }
+    }
+    Ok(Dynamic::from_array(list))
+}
+
+/// A value from `--values` with its YAML/JSON type, for errors: `the list ["a","b"]`.
+fn describe(value: &Value) -> String {
+    let kind = match value {
+        Value::Null => return "null".to_owned(),
+        Value::Bool(_) => "the bool",
+        Value::Number(_) => "the number",
+        Value::String(_) => "the string",
+        Value::Array(_) => "the list",
+        Value::Object(_) => "the map",
+    };
+    format!("{kind} {value}")
 }
 
 /// A declared parameter and the value this run gives it.
@@ -280,5 +330,50 @@ mod tests {
             ParamKind::Int.convert(&Value::from(7)).unwrap().as_int(),
             Ok(7)
         );
+    }
+
+    #[test]
+    fn values_of_another_type_are_refused_not_turned_into_text() {
+        let json = |text: &str| serde_json::from_str::<Value>(text).unwrap();
+        for (kind, value, error) in [
+            (
+                ParamKind::String,
+                "[\"a\",\"b\"]",
+                "expected a string, got the list [\"a\",\"b\"]",
+            ),
+            (ParamKind::String, "null", "expected a string, got null"),
+            (
+                ParamKind::String,
+                "5",
+                "expected a string, got the number 5",
+            ),
+            (
+                ParamKind::Int,
+                "1.5",
+                "expected a whole number, got \"1.5\"",
+            ),
+            (
+                ParamKind::Bool,
+                "1",
+                "expected true or false, got the number 1",
+            ),
+            (
+                ParamKind::Duration,
+                "\"0s\"",
+                "expected a duration longer than zero, got \"0s\"",
+            ),
+            (
+                ParamKind::List,
+                "[\"a\", 1]",
+                "expected a list of strings, but item 1 is the number 1",
+            ),
+            (
+                ParamKind::List,
+                "{}",
+                "expected a list of strings, got the map {}",
+            ),
+        ] {
+            assert_eq!(kind.convert(&json(value)).unwrap_err(), error, "{value}");
+        }
     }
 }

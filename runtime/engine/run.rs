@@ -143,7 +143,13 @@ fn drive(
             journal_path.display()
         );
         ctx.consent().ask(&question, "start over")?;
-        journal::move_aside(&journal_path)?;
+        if let Some(aside) = journal::move_aside(&journal_path)? {
+            let (from, to) = (journal_path.display(), aside.display());
+            ctx.log(
+                output::Level::Info,
+                format!("--fresh: moved journal {from} to {to}"),
+            );
+        }
     }
     let read_from = (!options.fresh).then_some(journal_path.as_path());
     let save_to = if options.dry_run {
@@ -158,6 +164,9 @@ fn drive(
         &options.target,
         values.clone(),
     )?;
+    for note in journal.notes() {
+        ctx.log(output::Level::Warn, note.clone());
+    }
     for finished in journal.steps() {
         let value = values::from_json(&finished.outputs, &finished.name).map_err(|source| {
             RunError::Recorded {
@@ -279,7 +288,7 @@ fn run_step(
             });
         }
         Err(error) => {
-            let message = runbook::describe(&error);
+            let message = runbook::describe_in_step(&error, step);
             fail(message.clone());
             return Err(RunError::StepFailed {
                 step: step.name.clone(),
@@ -334,6 +343,18 @@ fn select(options: &RunOptions, steps: &[StepDecl]) -> Result<Vec<bool>, RunErro
     };
     let (only, skip) = (split(&options.only), split(&options.skip));
     let known: Vec<String> = steps.iter().map(|s| s.name.clone()).collect();
+    for (option, given, names) in [
+        ("--only", &options.only, &only),
+        ("--skip", &options.skip, &skip),
+    ] {
+        if !given.is_empty() && names.is_empty() {
+            return Err(RunError::NoStepNamed {
+                option,
+                runbook: options.runbook.display().to_string(),
+                known,
+            });
+        }
+    }
     let mut unknown: Vec<String> = only
         .iter()
         .chain(&skip)

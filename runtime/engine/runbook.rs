@@ -40,6 +40,10 @@ pub enum RunbookError {
     },
     #[error("in runbook {path}: {message}")]
     Failed { path: PathBuf, message: String },
+    /// `--stdlib` names a folder that is not there: a silent fallback to the embedded modules
+    /// would run a rotation with other code than the operator chose.
+    #[error("--stdlib {dir}: no such folder")]
+    StdlibMissing { dir: PathBuf },
 }
 
 /// The first-level message of a Rhai error, with the file and position where it happened:
@@ -90,6 +94,28 @@ pub fn describe(error: &EvalAltResult) -> String {
     message + place.as_str()
 }
 
+/// Like [`describe`] for an error that ended step `step`. Rhai moves a limit error (too many
+/// operations, stack overflow) to the outermost call, so its position is the runner's and not
+/// the loop's: it is named with the step and where the step is declared instead.
+pub fn describe_in_step(error: &EvalAltResult, step: &super::host::StepDecl) -> String {
+    let limit = match error.unwrap_inner() {
+        EvalAltResult::ErrorTooManyOperations(_) => format!(
+            "too many operations (more than {}; a runaway loop?)",
+            super::MAX_OPERATIONS
+        ),
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "stack overflow (calls nested deeper than {}; a runaway recursion?)",
+            super::MAX_CALL_LEVELS
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => format!("{what} is too large"),
+        _ => return describe(error),
+    };
+    format!(
+        "{limit} somewhere in step `{}` ({})",
+        step.name, step.declared_at
+    )
+}
+
 fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
@@ -112,6 +138,13 @@ fn column(position: Position) -> usize {
 /// When the file cannot be read, has a syntax error, imports a module that is missing or
 /// broken, calls a function that does not exist, or calls a primitive at the top level.
 pub fn load(engine: &Engine, ctx: &RunContext, path: &Path) -> Result<Runbook, RunbookError> {
+    if let Some(dir) = ctx.modules().stdlib_dir()
+        && !dir.is_dir()
+    {
+        return Err(RunbookError::StdlibMissing {
+            dir: dir.to_owned(),
+        });
+    }
     let text = std::fs::read_to_string(path).map_err(|source| RunbookError::Read {
         path: path.to_owned(),
         source,
@@ -150,6 +183,7 @@ pub fn load(engine: &Engine, ctx: &RunContext, path: &Path) -> Result<Runbook, R
     let modules = ctx.modules();
     let mut problems: Vec<String> = lint::check(engine, &ast, modules)
         .into_iter()
+        .chain(lint::top_level_returns(&text))
         .map(|p| {
             format!(
                 "  - {} (line {}, column {})",
@@ -192,4 +226,26 @@ pub fn load(engine: &Engine, ctx: &RunContext, path: &Path) -> Result<Runbook, R
         description: description.trim().to_owned(),
         ast,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_error_names_the_step_and_where_it_is_declared() {
+        let step = super::super::host::StepDecl {
+            name: "spin".to_owned(),
+            description: String::new(),
+            changes_cluster: false,
+            body: rhai::FnPtr::new("f").unwrap(),
+            declared_at: "spin.rhai, line 3, column 1".to_owned(),
+        };
+        let error = EvalAltResult::ErrorTooManyOperations(Position::new(1, 1));
+        assert_eq!(
+            describe_in_step(&error, &step),
+            "too many operations (more than 50000000; a runaway loop?) somewhere in step `spin` \
+             (spin.rhai, line 3, column 1)"
+        );
+    }
 }

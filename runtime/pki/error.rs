@@ -89,6 +89,17 @@ pub enum PkiError {
     #[error("refusing to overwrite {path}: the file exists (pass overwrite to replace it)")]
     FileExists { path: PathBuf },
 
+    /// Files an earlier run left that `gen_cert` cannot take for this request.
+    #[error(
+        "{files} exist from an earlier run, but {reason}; to go on, move them away, run with \
+         another --workdir, or pass overwrite: true to replace them"
+    )]
+    Unreusable {
+        /// Both paths, `X.crt and X.key` (one text keeps the error small).
+        files: String,
+        reason: String,
+    },
+
     /// A file system operation failed.
     #[error("{action} {path}")]
     Io {

@@ -141,24 +141,7 @@ pub fn generate(
         None => None,
     };
 
-    let not_before = request
-        .not_before
-        .unwrap_or_else(|| now_in_seconds(OffsetDateTime::now_utc()));
-    let not_after = match request
-        .not_after
-        .unwrap_or(Validity::For(profile.default_validity()))
-    {
-        Validity::For(duration) => not_before + duration,
-        Validity::Until(at) => at,
-    };
-    if not_after <= not_before {
-        let show = |t: OffsetDateTime| t.format(&Rfc3339).unwrap_or_else(|_| t.to_string());
-        return Err(refuse(format!(
-            "not_after {} is not after not_before {}",
-            show(not_after),
-            show(not_before)
-        )));
-    }
+    let (not_before, not_after) = validity_of(request)?;
 
     let mut params = CertificateParams::new(request.sans.clone())
         .map_err(|e| refuse(format!("invalid subject alternative name: {e}")))?;
@@ -196,6 +179,82 @@ pub fn generate(
     })?;
     let cert = Certificate::from_der(generated.der().to_vec(), "a generated certificate")?;
     CertifiedKey::new(cert, key, "a generated key")
+}
+
+/// The validity period `request` asks for, checked: a positive duration, ending within what
+/// an X.509 time can hold, after it starts.
+///
+/// # Errors
+///
+/// [`PkiError::Request`] naming the problem; never a panic, whatever the input.
+pub fn validity_of(request: &CertRequest) -> Result<(OffsetDateTime, OffsetDateTime), PkiError> {
+    let refuse = |reason: String| PkiError::Request {
+        cn: request.common_name.clone(),
+        reason,
+    };
+    let not_before = request
+        .not_before
+        .unwrap_or_else(|| now_in_seconds(OffsetDateTime::now_utc()));
+    let not_after = match request
+        .not_after
+        .unwrap_or(Validity::For(request.profile.default_validity()))
+    {
+        Validity::For(duration) if !duration.is_positive() => {
+            return Err(refuse(format!(
+                "the validity {} is not longer than zero",
+                crate::duration::format(duration)
+            )));
+        }
+        Validity::For(duration) => not_before
+            .checked_add(duration)
+            .filter(|at| at.year() <= 9999)
+            .ok_or_else(|| {
+                refuse(format!(
+                    "the validity {} from {} ends after the year 9999",
+                    crate::duration::format(duration),
+                    show(not_before)
+                ))
+            })?,
+        Validity::Until(at) => at,
+    };
+    if not_after <= not_before {
+        return Err(refuse(format!(
+            "not_after {} is not after not_before {}",
+            show(not_after),
+            show(not_before)
+        )));
+    }
+    Ok((not_before, not_after))
+}
+
+/// Refuses a request whose certificate would outlive `signer`. Kept out of [`generate`] so
+/// that tests can still build such chains on purpose; `gen_cert` applies it to what an
+/// operator asks for.
+///
+/// # Errors
+///
+/// [`PkiError::Request`] naming both dates.
+pub fn check_within_signer(request: &CertRequest, signer: &CertifiedKey) -> Result<(), PkiError> {
+    let (_, not_after) = validity_of(request)?;
+    let ends = signer.cert().not_after();
+    if not_after <= ends {
+        return Ok(());
+    }
+    // A certificate is not trusted past its signer's end: proxies would fail then, long
+    // before the date asked for.
+    Err(PkiError::Request {
+        cn: request.common_name.clone(),
+        reason: format!(
+            "it would be valid until {}, after its signing CA {} ends on {}",
+            show(not_after),
+            signer.cert().describe(),
+            show(ends)
+        ),
+    })
+}
+
+fn show(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
 enum SignerProblem {

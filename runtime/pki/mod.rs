@@ -14,6 +14,8 @@
 //! | `bundle.rs`    | [`Bundle`]: tolerant reading, canonical writing                   |
 //! | `verify.rs`    | signature and chain checks ([`verify_chain`])                     |
 //! | `files.rs`     | exclusive, mode-0600 file writes and reads                        |
+//! | `reuse.rs`     | files an interrupted `gen_cert` left: reuse, replace or refuse    |
+//! | `gen_cert.rs`  | `gen_cert`: options, reuse of interrupted files, writes            |
 //! | `script.rs`    | the Rhai bindings (`gen_cert`, `bundle`, `load_cert`, …)          |
 //! | `accessors.rs` | what scripts read from those values, and how they print           |
 //! | `journal.rs`   | how those Rhai values are recorded in and restored from a journal |
@@ -25,9 +27,11 @@ mod cert;
 mod certified;
 mod error;
 mod files;
+mod gen_cert;
 mod generate;
 mod journal;
 mod key;
+mod reuse;
 pub mod script;
 mod verify;
 
@@ -37,7 +41,7 @@ pub use cert::Certificate;
 pub use certified::CertifiedKey;
 pub use error::{PkiError, chain_text};
 pub use files::{read_text, write_new};
-pub use generate::{CertRequest, Profile, Validity, generate};
+pub use generate::{CertRequest, Profile, Validity, check_within_signer, generate, validity_of};
 pub use journal::JournalError;
 pub use key::PrivateKey;
 pub use verify::{VerifyError, verify_chain};

@@ -8,14 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ::time::OffsetDateTime;
-use ::time::format_description::well_known::Rfc3339;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 
-use super::{
-    Bundle, CertRequest, Certificate, CertifiedKey, PkiError, Profile, Validity, chain_text, files,
-    generate,
-};
+use super::{Bundle, Certificate, CertifiedKey, PkiError, chain_text, files};
 
 pub use super::journal::{JournalError, from_journal, to_journal};
 
@@ -25,23 +20,36 @@ pub struct PkiEnv {
     /// Where `gen_cert(#{ write: "name" })` puts `name.crt` and `name.key`. In a dry-run the
     /// engine passes a temporary directory here, so nothing outside it is written.
     pub workdir: PathBuf,
-    /// Whether this is a dry-run. The bindings write only into `workdir` in either case; the
-    /// flag is kept so that messages can say where a dry-run's files went.
+    /// Whether this is a dry-run: generated keys then stay in memory (DESIGN §3), and the
+    /// value carries the paths the real run would write.
     pub dry_run: bool,
+    /// Where an earlier, interrupted run left its files: the real workdir, also in a dry-run,
+    /// so that the dry-run predicts what the real run will do with them.
+    pub earlier_files: PathBuf,
+    /// Tells the operator something (a reused file); the engine routes it to the run's log.
+    pub notify: Notify,
+    /// In a dry-run, reports what was not done (the key files not written).
+    pub would: Notify,
 }
 
-type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
+/// A message sink for [`PkiEnv::notify`].
+#[derive(Clone)]
+pub struct Notify(pub Arc<dyn Fn(&str) + Send + Sync>);
 
-/// The option keys `gen_cert` accepts, in the order the error message lists them.
-const GEN_CERT_OPTIONS: [&str; 7] = [
-    "profile",
-    "cn",
-    "sans",
-    "not_after",
-    "ca",
-    "write",
-    "overwrite",
-];
+impl Notify {
+    /// A sink that drops every message (tests that do not look).
+    pub fn none() -> Self {
+        Self(Arc::new(|_| {}))
+    }
+}
+
+impl std::fmt::Debug for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notify")
+    }
+}
+
+pub(super) type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers the certificate types and functions into `engine`.
 pub fn register(engine: &mut Engine, env: PkiEnv) {
@@ -49,7 +57,12 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
     // Key paths end up in the journal; absolute ones still resolve when a resumed run starts
     // from another directory. `absolute` fails only for an empty path, kept as given.
     let workdir = std::path::absolute(&env.workdir).unwrap_or(env.workdir);
-    let env = Arc::new(PkiEnv { workdir, ..env });
+    let earlier_files = std::path::absolute(&env.earlier_files).unwrap_or(env.earlier_files);
+    let env = Arc::new(PkiEnv {
+        workdir,
+        earlier_files,
+        ..env
+    });
 
     FuncRegistration::new("gen_cert")
         .with_volatility(true)
@@ -62,7 +75,9 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
             "/// (array of DNS names), `not_after` (a duration such as \"8760h\" or an RFC 3339",
             "/// time; default 10 years for CAs), `ca` (the signing CertifiedKey), `write` (file",
             "/// name: writes `<name>.crt` and `<name>.key`, mode 0600, into the workdir) and",
-            "/// `overwrite` (default false: an existing file is an error).",
+            "/// `overwrite` (default false). Files an interrupted run left are reused when the",
+            "/// pair matches the request (subject, profile, SANs, signer), so a resumed rotation",
+            "/// never makes a second root; files that do not match are an error.",
             "///",
             "/// ```rhai",
             "/// let root = gen_cert(#{ profile: \"root-ca\", cn: \"root.linkerd.cluster.local\",",
@@ -74,7 +89,7 @@ pub fn register(engine: &mut Engine, env: PkiEnv) {
             "/// ```",
         ])
         .register_into_engine(engine, move |options: Map| -> ScriptResult<CertifiedKey> {
-            gen_cert(&env, options)
+            super::gen_cert::gen_cert(&env, options)
         });
 
     FuncRegistration::new("load_cert")
@@ -193,128 +208,6 @@ fn register_bundle(engine: &mut Engine) {
     );
 }
 
-fn gen_cert(env: &PkiEnv, options: Map) -> ScriptResult<CertifiedKey> {
-    if let Some(unknown) = options
-        .keys()
-        .find(|k| !GEN_CERT_OPTIONS.contains(&k.as_str()))
-    {
-        return Err(format!(
-            "gen_cert: unknown option {:?} (known options: {})",
-            unknown.as_str(),
-            GEN_CERT_OPTIONS.join(", ")
-        )
-        .into());
-    }
-    let text = |key: &str| -> ScriptResult<Option<String>> {
-        match options.get(key) {
-            None => Ok(None),
-            Some(v) if v.is_unit() => Ok(None),
-            Some(v) => v.clone().into_string().map(Some).map_err(|actual| {
-                format!("gen_cert: option {key} must be a string, not {actual}").into()
-            }),
-        }
-    };
-
-    let profile_name = text("profile")?.ok_or("gen_cert: option profile is required")?;
-    let profile = Profile::from_name(&profile_name).ok_or_else(|| {
-        format!(
-            "gen_cert: unknown profile {profile_name:?} (known profiles: {})",
-            Profile::NAMES.join(", ")
-        )
-    })?;
-    let cn = text("cn")?.ok_or("gen_cert: option cn is required")?;
-    let mut request = CertRequest::new(profile, cn);
-    if let Some(sans) = options.get("sans").filter(|v| !v.is_unit()) {
-        request.sans = string_list(sans).map_err(|e| format!("gen_cert: option sans {e}"))?;
-    }
-    if let Some(not_after) = options.get("not_after").filter(|v| !v.is_unit()) {
-        request.not_after = Some(validity(not_after)?);
-    }
-    let signer = match options.get("ca").filter(|v| !v.is_unit()) {
-        None => None,
-        Some(ca) => Some(
-            ca.read_lock::<CertifiedKey>()
-                .map(|c| c.clone())
-                .ok_or_else(|| {
-                    format!(
-                        "gen_cert: option ca must be a CertifiedKey (a certificate with its \
-                         key, from gen_cert or load_ca), not a {}",
-                        type_name(ca)
-                    )
-                })?,
-        ),
-    };
-    let overwrite = match options.get("overwrite") {
-        None => false,
-        Some(v) => v
-            .as_bool()
-            .map_err(|actual| format!("gen_cert: option overwrite must be a bool, not {actual}"))?,
-    };
-
-    let write = text("write")?;
-    if let Some(name) = &write {
-        check_file_name(name)?;
-    }
-
-    let generated = generate(&request, signer.as_ref()).map_err(to_script)?;
-    match write {
-        None => Ok(generated),
-        Some(name) => generated
-            .write(&env.workdir, &name, overwrite)
-            .map_err(to_script),
-    }
-}
-
-/// `write:` names a file in the workdir, never a path elsewhere.
-fn check_file_name(name: &str) -> ScriptResult<()> {
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\'])
-        && !name.starts_with('.');
-    if plain {
-        Ok(())
-    } else {
-        Err(format!(
-            "gen_cert: option write must be a plain file name without a directory, not {name:?}"
-        )
-        .into())
-    }
-}
-
-/// `not_after` as a duration text (`8760h`), an RFC 3339 time, or a duration value.
-fn validity(value: &Dynamic) -> ScriptResult<Validity> {
-    if let Some(duration) = value.read_lock::<::time::Duration>() {
-        return Ok(Validity::For(*duration));
-    }
-    let text = value.clone().into_string().map_err(|actual| {
-        format!("gen_cert: option not_after must be a duration or an RFC 3339 time, not {actual}")
-    })?;
-    if let Ok(at) = OffsetDateTime::parse(&text, &Rfc3339) {
-        return Ok(Validity::Until(at));
-    }
-    crate::duration::parse(&text)
-        .map(Validity::For)
-        .map_err(|e| {
-            format!("gen_cert: option not_after is neither an RFC 3339 time nor a duration: {e}")
-                .into()
-        })
-}
-
-fn string_list(value: &Dynamic) -> Result<Vec<String>, String> {
-    let items = value
-        .clone()
-        .into_array()
-        .map_err(|actual| format!("must be an array of strings, not {actual}"))?;
-    items
-        .into_iter()
-        .map(|item| {
-            item.into_string()
-                .map_err(|actual| format!("must hold only strings, not {actual}"))
-        })
-        .collect()
-}
-
 fn read_certs(path: &Path) -> Result<Vec<Certificate>, PkiError> {
     let text = files::read_text(path)?;
     super::bundle::parse_certificates(&text, &path.display().to_string())
@@ -372,7 +265,7 @@ fn collect_certs(item: Dynamic, into: &mut Vec<Certificate>) -> ScriptResult<()>
 }
 
 /// The script-facing name of a value's type (Rhai's `type_name` gives Rust paths for ours).
-fn type_name(value: &Dynamic) -> &'static str {
+pub(super) fn type_name(value: &Dynamic) -> &'static str {
     if value.is::<Certificate>() {
         "Certificate"
     } else if value.is::<CertifiedKey>() {

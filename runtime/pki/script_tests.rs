@@ -17,6 +17,9 @@ fn engine(workdir: &Path) -> Engine {
         PkiEnv {
             workdir: workdir.to_owned(),
             dry_run: false,
+            earlier_files: workdir.to_owned(),
+            notify: super::Notify::none(),
+            would: super::Notify::none(),
         },
     );
     engine
@@ -160,8 +163,14 @@ fn an_existing_file_is_kept_unless_overwrite_is_given() {
         &engine,
         r#"gen_cert(#{ profile: "root-ca", cn: "b", write: "ca" })"#,
     );
-    assert!(err.contains("refusing to overwrite"), "{err}");
+    assert!(err.contains("exist from an earlier run"), "{err}");
     assert!(err.contains("ca.key"), "{err}");
+    // The same request again takes the files it finds (an interrupted run resuming).
+    let again: CertifiedKey = eval(
+        &engine,
+        r#"gen_cert(#{ profile: "root-ca", cn: "a", write: "ca" })"#,
+    );
+    assert_eq!(again.cert(), first.cert());
     let on_disk = std::fs::read_to_string(dir.path().join("ca.crt")).unwrap();
     assert_eq!(on_disk, first.cert().to_pem());
 

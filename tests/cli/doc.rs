@@ -13,6 +13,8 @@ fn doc_lists_the_primitives_with_signatures() {
         "bundle(",
         "duration(",
         "write_file(",
+        "l5d::root_cn(trust_domain)",
+        "l5d::issuer_cn(trust_domain)",
     ] {
         assert!(
             out.stdout.contains(signature),

@@ -22,7 +22,9 @@ fn a_syntax_error_names_the_file_line_and_column() {
 
 #[test]
 fn unknown_functions_fail_before_the_first_step_runs() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "typo.rhai",
             r#"
@@ -70,7 +72,9 @@ fn primitives_at_the_top_level_are_refused() {
 
 #[test]
 fn primitives_reached_through_the_runbooks_functions_at_the_top_level_are_refused() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "helper.rhai",
             r#"
@@ -209,4 +213,100 @@ fn declaration_errors_name_the_runbook_and_the_place() {
         };
         assert_eq!(out.stderr, expected, "{text}");
     }
+}
+
+#[test]
+fn a_closure_in_a_map_is_callable_and_an_unknown_module_alias_is_caught_first() {
+    let out = Run::new()
+        .runbook(
+            "closures.rhai",
+            r#"
+            step("one", "One", || {
+                let m = #{ g: |x| x + 1 };
+                print(`g gives ${m.g(1)}`);
+            });
+            "#,
+        )
+        .run();
+    assert!(out.stdout.contains("  g gives 2\n"), "{}", out.stdout);
+
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
+        .runbook(
+            "no-import.rhai",
+            r#"
+            step("one", "One", || write_file("one.txt", "written"));
+            step("two", "Two", || l5d::root_cn("cluster.local"));
+            "#,
+        )
+        .status(2)
+        .stdout("")
+        .stderr(
+            r#"
+            error: in runbook no-import.rhai:
+              - unknown module `l5d` in `l5d::root_cn` (no `import "..." as l5d;`) (line 2, column 28)
+            "#,
+        );
+    let dir = run.dir().to_owned();
+    run.run();
+    assert!(!dir.join(".runner").exists(), "step one ran");
+}
+
+#[test]
+fn a_return_at_the_top_level_is_an_error_before_anything_runs() {
+    Run::new()
+        .runbook(
+            "returns.rhai",
+            r#"
+            step("one", "One", || write_file("one.txt", "written"));
+            if true { return; }
+            step("two", "Two", || 2);
+            "#,
+        )
+        .status(2)
+        .stdout("")
+        .stderr(
+            "
+            error: in runbook returns.rhai:
+              - `return` at the top level of a runbook would skip the declarations after it; the top level only declares (line 2, column 11)
+            ",
+        )
+        .run();
+}
+
+#[test]
+fn an_empty_only_and_a_missing_stdlib_folder_are_usage_errors() {
+    let two = r#"
+        step("one", "One", || write_file("one.txt", "written"));
+        step("two", "Two", || 2);
+    "#;
+    Run::new()
+        .runbook("two.rhai", two)
+        .args(["--only", ","])
+        .status(2)
+        .stdout("")
+        .stderr("error: --only names no step: the steps of two.rhai are one, two\n")
+        .run();
+    Run::new()
+        .runbook("two.rhai", two)
+        .args(["--stdlib", "/nonexistent"])
+        .status(2)
+        .stdout("")
+        .stderr("error: --stdlib /nonexistent: no such folder\n")
+        .run();
+}
+
+#[test]
+fn a_missing_manifest_for_the_sim_is_a_usage_error() {
+    let out = Run::new()
+        .args(["sim", "serve", "--manifests", "/missing.yaml"])
+        .status(2)
+        .run();
+    assert!(
+        out.stderr
+            .starts_with("error: reading manifest /missing.yaml"),
+        "{}",
+        out.stderr
+    );
 }

@@ -177,14 +177,18 @@ fn fresh_moves_the_journal_aside_and_generates_a_new_root() {
         .shipped("generate-certs.rhai")
         .args(json)
         .run();
-    // The old files stay: a second root must not overwrite them silently.
+    // The old files stay and fit the request: starting over takes them, not a second root.
     let out = Run::in_dir(dir.path())
         .shipped("generate-certs.rhai")
         .args(json)
         .args(["--fresh", "--yes", "--workdir", ".runner"])
-        .status(1)
         .run();
-    assert!(out.stderr.contains("ca-new"), "{}", out.stderr);
+    assert_eq!(root(&out.stdout), root(&first.stdout));
+    assert!(
+        out.stdout.contains("--fresh: moved journal "),
+        "{}",
+        out.stdout
+    );
     for name in [
         "ca-new.crt",
         "ca-new.key",
@@ -209,8 +213,8 @@ fn fresh_moves_the_journal_aside_and_generates_a_new_root() {
                 .ends_with(".bak")
         })
         .count();
-    // The first --fresh moved the journal aside; the failed run recorded none to move again.
-    assert_eq!(aside, 1);
+    // Each --fresh moved a journal aside, and none replaced another (all within a second).
+    assert_eq!(aside, 2);
 }
 
 #[test]
@@ -244,4 +248,38 @@ fn a_dry_run_writes_nothing_in_the_workdir() {
     assert!(out.stdout.contains("√ bundle\n"), "{}", out.stdout);
     assert_eq!(std::fs::read_to_string(&journal).unwrap(), before);
     assert!(!dir.path().join(".runner/bundle.crt").exists());
+}
+
+/// The README's command twice in a row with the default workdir, then from another checkout
+/// (a copy of the runbook elsewhere) with the same workdir: both resume, nothing generated
+/// again, and the move is reported.
+#[test]
+fn the_journal_is_found_from_another_checkout_of_the_runbook() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("runbooks/generate-certs.rhai");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let first = Run::in_dir(dir.path())
+        .file("clone-a/runbooks/generate-certs.rhai", &text)
+        .args(["clone-a/runbooks/generate-certs.rhai", "--output", "json"])
+        .run();
+    assert!(finished(&events(&first.stdout), "generate").is_some());
+    for checkout in ["clone-a", "clone-b"] {
+        let out = Run::in_dir(dir.path())
+            .file(&format!("{checkout}/runbooks/generate-certs.rhai"), &text)
+            .arg(&format!("{checkout}/runbooks/generate-certs.rhai"))
+            .run();
+        assert!(
+            out.stdout.contains("- generate: skipped"),
+            "{checkout}: {}",
+            out.stdout
+        );
+        assert_eq!(
+            out.stdout
+                .contains("the journal was recorded by generate-certs.rhai at"),
+            checkout == "clone-b",
+            "{checkout}: {}",
+            out.stdout
+        );
+    }
+    assert_eq!(journals(&dir.path().join(".runner")).len(), 1);
 }

@@ -60,7 +60,9 @@ fn the_shipped_runbook_shows_no_key_and_keeps_keys_private() {
 
 #[test]
 fn a_step_returning_a_key_is_refused_and_nothing_is_recorded() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook(
             "returns-key.rhai",
             r#"step("leak", "Leak", || "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----");"#,
@@ -74,4 +76,41 @@ fn a_step_returning_a_key_is_refused_and_nothing_is_recorded() {
          never recorded in the journal\n"
     );
     assert!(crate::harness::journals(&dir.join(".runner")).is_empty());
+}
+
+/// A key thrown as the step's error, shown by `debug` (escaped line breaks) and printed with
+/// CRLF line breaks: every sink (stdout, the error on stderr, the diagnostic log) redacts it.
+const THROWS_KEY: &str = r#"
+    step("t", "Throw a key", || {
+        let k = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBuS\nAwEHoUQ\n-----END EC PRIVATE KEY-----\n";
+        debug(k);
+        print(k.replace("\n", "\r\n"));
+        print("-----BEGIN PRIVATE KEY-----\nMHcCAQEEIBuS");
+        throw k;
+    });
+"#;
+
+#[test]
+fn a_thrown_or_escaped_key_is_redacted_in_every_sink() {
+    for format in ["human", "json"] {
+        for log in ["off", "debug"] {
+            let out = Run::new()
+                .runbook("throws.rhai", THROWS_KEY)
+                .args(["--output", format])
+                .env("RUST_LOG", log)
+                .status(1)
+                .run();
+            let mode = format!("--output {format} with RUST_LOG={log}");
+            assert_no_key(&out.stdout, &mode);
+            assert_no_key(&out.stderr, &mode);
+            assert!(!out.stdout.contains("AwEHoUQ"), "{mode}: {}", out.stdout);
+            assert!(!out.stderr.contains("AwEHoUQ"), "{mode}: {}", out.stderr);
+            assert!(
+                out.stderr
+                    .contains("error: step `t` failed: [redacted private key]"),
+                "{mode}: {}",
+                out.stderr
+            );
+        }
+    }
 }

@@ -40,7 +40,7 @@ fn the_linkerd_module_refuses_an_empty_trust_domain() {
         .run();
     assert!(
         out.stderr
-            .contains("invalid trust domain : expected a DNS name such as cluster.local"),
+            .contains("invalid trust domain \"\": it is empty (it must be a DNS-1123 subdomain"),
         "{}",
         out.stderr
     );

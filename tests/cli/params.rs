@@ -61,7 +61,9 @@ fn set_wins_over_values_and_lists_split_on_commas() {
 
 #[test]
 fn unknown_keys_and_bad_values_are_reported_together_and_nothing_is_written() {
-    let run = Run::new()
+    // A directory the test owns, so that it still exists for the checks after the run.
+    let tmp = tempfile::tempdir().unwrap();
+    let run = Run::in_dir(tmp.path())
         .runbook("steps.rhai", STEPS)
         .file("values.yaml", "count: many\ncolour: blue\n")
         .args(["--values", "values.yaml", "--set", "validity=soon", "--set", "enabled=maybe"])
@@ -109,5 +111,84 @@ fn a_values_file_that_is_not_a_map_is_an_error_naming_the_file() {
         out.stderr,
         "error: parameter values file values.yaml is not a YAML or JSON map: the top level is not \
          a map\n"
+    );
+}
+
+/// Values of another type from `--values` are refused like bad `--set` text: all together,
+/// exit 2, nothing written; durations that cannot make a certificate are refused up front.
+#[test]
+fn values_of_the_wrong_type_and_impossible_durations_are_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .file("v.yaml", "trust_domain: [a, b]\ncurrent_anchors: null\n")
+        .args(["--values", "v.yaml", "--set", "issuer_validity=99999999d"])
+        .status(2)
+        .run();
+    for problem in [
+        "parameter `trust_domain` (string from --values v.yaml): expected a string, got the list [\"a\",\"b\"]",
+        "parameter `current_anchors` (string from --values v.yaml): expected a string, got null",
+        "parameter `issuer_validity` (duration from --set): invalid duration \"99999999d\": longer than 100 years",
+    ] {
+        assert!(out.stderr.contains(problem), "{problem}\n{}", out.stderr);
+    }
+    for validity in ["0s", "-1h", "1.5h"] {
+        Run::in_dir(dir.path())
+            .shipped("generate-certs.rhai")
+            .args(["--set", &format!("issuer_validity={validity}")])
+            .status(2)
+            .run();
+    }
+    assert!(!dir.path().join(".runner").exists());
+}
+
+#[test]
+fn an_issuer_outliving_its_root_is_refused_naming_both_dates() {
+    let out = Run::new()
+        .shipped("generate-certs.rhai")
+        .args(["--set", "issuer_validity=36000d"])
+        .status(1)
+        .run();
+    assert!(
+        out.stderr
+            .contains("after its signing CA CN=root.linkerd.cluster.local"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(" ends on 20"), "{}", out.stderr);
+}
+
+#[test]
+fn a_trust_domain_that_is_not_a_dns_subdomain_is_refused_with_the_reason() {
+    for (domain, reason) in [
+        ("", "it is empty"),
+        ("a;b/../x", "it holds ';'"),
+        ("Example.org", "it holds 'E'"),
+        ("a..b", "it has an empty label"),
+        ("-a.b", "label \"-a\" starts or ends with '-'"),
+    ] {
+        let out = Run::new()
+            .shipped("generate-certs.rhai")
+            .args(["--set", &format!("trust_domain={domain}")])
+            .status(2)
+            .stdout("")
+            .run();
+        assert!(
+            out.stderr
+                .contains(&format!("invalid trust domain \"{domain}\": {reason}")),
+            "{domain}: {}",
+            out.stderr
+        );
+    }
+    let long = ["a"; 150].join(".");
+    let out = Run::new()
+        .shipped("generate-certs.rhai")
+        .args(["--set", &format!("trust_domain={long}")])
+        .status(2)
+        .run();
+    assert!(
+        out.stderr.contains("299 characters, more than 253"),
+        "{}",
+        out.stderr
     );
 }
