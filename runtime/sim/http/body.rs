@@ -27,7 +27,11 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 fn parse_yaml(bytes: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
-    serde_saphyr::from_str(text)
+    // Kubernetes reads `y`, `on` and `0777` as strings; YAML 1.1 inference would turn them
+    // into booleans and numbers that the kind's type then refuses.
+    let options =
+        serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true };
+    serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
 }
 

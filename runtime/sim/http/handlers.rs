@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::status::ApiError;
 use super::{AppState, body, discovery, json};
 use crate::sim::kinds::ResourceType;
-use crate::sim::store::{FieldSelector, LabelSelector, ListOptions};
+use crate::sim::store::{FieldSelector, FieldValidation, LabelSelector, ListOptions};
 
 /// A request for a resource, parsed from the path.
 #[derive(Debug)]
@@ -108,6 +108,10 @@ impl Params {
                 "invalid dry run value: {other:?}; the only supported value is \"All\""
             ))),
         }
+    }
+
+    fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        Ok(FieldValidation::parse(self.get("fieldValidation"))?)
     }
 
     pub fn selectors(&self, rt: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -208,20 +212,28 @@ async fn serve(
         (&Method::POST, None) => {
             count_write("create");
             let obj = body::object(headers, bytes)?;
-            let created = store.create(rt, ns, obj, params.dry_run()?)?;
-            Ok((StatusCode::CREATED, json(&created)).into_response())
+            let validation = params.field_validation()?;
+            let (created, warnings) =
+                store.create_validated(rt, ns, obj, params.dry_run()?, validation)?;
+            Ok(warned(
+                (StatusCode::CREATED, json(&created)).into_response(),
+                &warnings,
+            ))
         }
         (&Method::PUT, Some(name)) => {
             count_write("update");
             let obj = body::object(headers, bytes)?;
-            Ok(json(&store.update(
+            let validation = params.field_validation()?;
+            let (updated, warnings) = store.update_validated(
                 rt,
                 ns,
                 name,
                 obj,
                 target.status,
                 params.dry_run()?,
-            )?))
+                validation,
+            )?;
+            Ok(warned(json(&updated), &warnings))
         }
         (&Method::PATCH, Some(name)) => {
             count_write("patch");
@@ -234,13 +246,22 @@ async fn serve(
                 ));
             }
             let existed = store.get(rt, ns, name).is_ok();
-            let out = store.patch(rt, ns, name, &patch, target.status, params.dry_run()?)?;
+            let validation = params.field_validation()?;
+            let (out, warnings) = store.patch_validated(
+                rt,
+                ns,
+                name,
+                &patch,
+                target.status,
+                params.dry_run()?,
+                validation,
+            )?;
             let code = if existed {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED
             };
-            Ok((code, json(&out)).into_response())
+            Ok(warned((code, json(&out)).into_response(), &warnings))
         }
         (&Method::DELETE, Some(name)) => {
             let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
@@ -254,6 +275,17 @@ async fn serve(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+// Adds one `Warning` header per message, in the form kubectl prints (`299 - "…"`).
+fn warned(mut response: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let quoted = format!("299 - {}", Value::String(w.clone()));
+        if let Ok(value) = header::HeaderValue::from_str(&quoted) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {

@@ -12,6 +12,7 @@ mod inner;
 mod list;
 pub mod meta;
 mod patch;
+pub mod schema;
 pub mod select;
 mod typed;
 mod watch;
@@ -25,6 +26,7 @@ use tokio::sync::broadcast;
 
 pub use list::{ListOptions, ListPage};
 pub use patch::Patch;
+pub use schema::FieldValidation;
 pub use select::{FieldSelector, LabelSelector};
 pub use watch::{Change, ChangeType, Watch, WatchEvent, WatchFilter};
 
@@ -296,7 +298,28 @@ impl Store {
         obj: Value,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.create_validated(rt, ns, obj, dry_run, FieldValidation::Ignore)
+            .map(|(created, _)| created)
+    }
+
+    /// Like [`Store::create`], with the request's `fieldValidation`; also returns the
+    /// warnings for dropped unknown fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create`], and `BadRequest` for an object its type cannot decode or, with
+    /// `Strict`, an unknown field.
+    pub fn create_validated(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+        validation: FieldValidation,
+    ) -> Result<(Value, Vec<String>), StoreError> {
         meta::check_body(rt, ns, &obj)?;
+        meta::strip_nulls(&mut obj);
+        let warnings = schema::check(rt, &mut obj, validation)?;
         let mut obj = storage_form(rt, obj);
         meta::strip_nulls(&mut obj);
         let ns = if rt.namespaced {
@@ -337,13 +360,13 @@ impl Store {
             });
         }
         if dry_run {
-            return Ok(view(rt, &obj));
+            return Ok((view(rt, &obj), warnings));
         }
         let obj = inner.commit(rt, key, obj, ChangeType::Added, None, &self.changes);
         if rt.group == "apiextensions.k8s.io" {
             inner.registry.add_crd(&obj);
         }
-        Ok(view(rt, &obj))
+        Ok((view(rt, &obj), warnings))
     }
 
     /// Deletes an object, the objects it owns (`ownerReferences`), and with a namespace
