@@ -245,3 +245,34 @@ async fn kubectl_apply_refuses_a_typo() {
         .unwrap();
     assert!(sim.store().get(&rt, Some("app"), "typo").is_err());
 }
+
+#[tokio::test]
+async fn invalid_label_selectors_are_refused() {
+    let (_sim, client) = start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "app");
+    let cm =
+        serde_json::from_value(json!({"metadata": {"name": "one", "labels": {"a": "v"}}})).unwrap();
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+    for bad in ["=v", "a=b=c", "bad!!", "a=b!", "a in ()", "!!a"] {
+        let err = cms
+            .list(&ListParams::default().labels(bad))
+            .await
+            .expect_err(bad);
+        match err {
+            kube::Error::Api(status) => {
+                assert_eq!(status.code, 400, "{bad}");
+                assert!(
+                    status.message.starts_with("unable to parse requirement"),
+                    "{bad}: {}",
+                    status.message
+                );
+            }
+            other => panic!("{bad}: {other}"),
+        }
+    }
+    let found = cms
+        .list(&ListParams::default().labels("a in (v, w),!b"))
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+}

@@ -9,6 +9,7 @@
 mod apply;
 mod events;
 mod inner;
+mod label_grammar;
 mod list;
 pub mod meta;
 mod patch;
