@@ -276,3 +276,41 @@ async fn invalid_label_selectors_are_refused() {
         .unwrap();
     assert_eq!(found.items.len(), 1);
 }
+
+#[tokio::test]
+async fn protected_namespaces_stay() {
+    let (sim, client) = start().await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    for name in ["default", "kube-system", "kube-public"] {
+        // The sim may not create all of them itself; make sure each exists first.
+        let obj = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        let _ = nss.create(&PostParams::default(), &obj).await;
+        let err = nss.delete(name, &Default::default()).await.expect_err(name);
+        match err {
+            kube::Error::Api(status) => {
+                assert_eq!(status.code, 403, "{name}");
+                assert!(
+                    status
+                        .message
+                        .ends_with("this namespace may not be deleted"),
+                    "{}",
+                    status.message
+                );
+            }
+            other => panic!("{name}: {other}"),
+        }
+    }
+    let (code, _, _) = raw(&client, "DELETE", "/api/v1/namespaces", JSON, &json!({})).await;
+    assert_eq!(code, 405);
+    let rt = sim
+        .store()
+        .registry()
+        .lookup("", "v1", "namespaces")
+        .unwrap();
+    for name in ["default", "kube-system", "app"] {
+        assert!(sim.store().get(&rt, None, name).is_ok(), "{name} is gone");
+    }
+    nss.delete("app", &Default::default())
+        .await
+        .expect("app deletes");
+}

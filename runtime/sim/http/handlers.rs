@@ -269,6 +269,10 @@ async fn serve(
             count(if dry_run { "delete:dryRun" } else { "delete" });
             Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
         }
+        // As on a real server, namespaces are deleted one by one only.
+        (&Method::DELETE, None) if rt.group.is_empty() && rt.plural == "namespaces" => {
+            Err(ApiError::method_not_allowed())
+        }
         (&Method::DELETE, None) => {
             count("deletecollection");
             delete_collection(state, &target, &params, headers, bytes)

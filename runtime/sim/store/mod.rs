@@ -64,6 +64,12 @@ pub enum StoreError {
     Expired { requested: u64, oldest: u64 },
     #[error("namespaces \"{namespace}\" not found")]
     NamespaceNotFound { namespace: String },
+    #[error("{resource} \"{name}\" is forbidden: {message}")]
+    Forbidden {
+        resource: String,
+        name: String,
+        message: String,
+    },
     #[error("admission denied the request for {resource} \"{name}\": {message}")]
     Denied {
         resource: String,
@@ -400,6 +406,17 @@ impl Store {
         pre: &Preconditions,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        // The real server's namespace lifecycle admission keeps these, whoever asks.
+        if rt.storage.group.is_empty()
+            && rt.plural == "namespaces"
+            && matches!(name, "default" | "kube-system" | "kube-public")
+        {
+            return Err(StoreError::Forbidden {
+                resource: rt.qualified(),
+                name: name.into(),
+                message: "this namespace may not be deleted".into(),
+            });
+        }
         let key = (scope(rt, ns), name.to_string());
         let mut inner = self.write();
         let Some(old) = inner
