@@ -314,3 +314,52 @@ async fn protected_namespaces_stay() {
         .await
         .expect("app deletes");
 }
+
+#[tokio::test]
+async fn strategic_items_without_their_merge_key_and_unknown_directives_are_refused() {
+    let (sim, client) = start().await;
+    let mut two = deployment("two");
+    two["spec"]["template"]["spec"]["containers"] =
+        json!([{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]);
+    let (code, _, _) = raw(&client, "POST", DEPLOYS, JSON, &two).await;
+    assert_eq!(code, 201);
+    let path = format!("{DEPLOYS}/two");
+    let smp = "application/strategic-merge-patch+json";
+    let keyless = json!({"spec": {"template": {"spec": {"containers": [{"image": "z"}]}}}});
+    let (code, _, status) = raw(&client, "PATCH", &path, smp, &keyless).await;
+    assert_eq!(code, 400, "{status}");
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not contain declared merge key: name"),
+        "{status}"
+    );
+    let frob = json!({"spec": {"template": {"$patch": "frob"}}});
+    let (code, _, status) = raw(&client, "PATCH", &path, smp, &frob).await;
+    assert_eq!(code, 400, "{status}");
+
+    let rt = sim
+        .store()
+        .registry()
+        .lookup("apps", "v1", "deployments")
+        .unwrap();
+    let stored = sim.store().get(&rt, Some("app"), "two").unwrap();
+    assert_eq!(
+        stored["spec"]["template"]["spec"]["containers"],
+        json!([{"name": "a", "image": "x"}, {"name": "b", "image": "y"}])
+    );
+    // With its key, the item merges into its own container only.
+    let keyed =
+        json!({"spec": {"template": {"spec": {"containers": [{"name": "b", "image": "z"}]}}}});
+    let (code, _, out) = raw(&client, "PATCH", &path, smp, &keyed).await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][1]["image"],
+        "z"
+    );
+    assert_eq!(
+        out["spec"]["template"]["spec"]["containers"][0]["image"],
+        "x"
+    );
+}
