@@ -363,3 +363,33 @@ async fn strategic_items_without_their_merge_key_and_unknown_directives_are_refu
         "x"
     );
 }
+
+#[tokio::test]
+async fn secret_string_data_is_folded_into_data() {
+    let (sim, client) = start().await;
+    let path = "/api/v1/namespaces/app/secrets";
+    let secret = json!({"metadata": {"name": "s"}, "data": {"a": "eA==", "b": "eQ=="},
+        "stringData": {"b": "new", "c": "plain"}});
+    let (code, _, out) = raw(&client, "POST", path, JSON, &secret).await;
+    assert_eq!(code, 201, "{out}");
+    let rt = sim.store().registry().lookup("", "v1", "secrets").unwrap();
+    let stored = sim.store().get(&rt, Some("app"), "s").unwrap();
+    assert!(stored.get("stringData").is_none(), "{stored}");
+    assert_eq!(
+        stored["data"],
+        json!({"a": "eA==", "b": "bmV3", "c": "cGxhaW4="})
+    );
+    // A patch's stringData lands in data as well.
+    let patch = json!({"stringData": {"a": "z"}});
+    let (code, _, out) = raw(
+        &client,
+        "PATCH",
+        &format!("{path}/s"),
+        "application/merge-patch+json",
+        &patch,
+    )
+    .await;
+    assert_eq!(code, 200, "{out}");
+    assert_eq!(out["data"]["a"], "eg==");
+    assert!(out.get("stringData").is_none(), "{out}");
+}

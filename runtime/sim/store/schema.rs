@@ -63,6 +63,7 @@ pub fn check(
     obj: &mut Value,
     validation: FieldValidation,
 ) -> Result<Vec<String>, StoreError> {
+    fold_string_data(rt, obj);
     let mut candidate = obj.clone();
     // The type checks `apiVersion` and `kind`; those are the URL's, whatever the body said.
     candidate["apiVersion"] = Value::String(rt.api_version());
@@ -94,6 +95,39 @@ pub fn check(
             .map(|f| format!("unknown field \"{f}\""))
             .collect()),
         _ => Ok(Vec::new()),
+    }
+}
+
+// A Secret's `stringData` is write-only: the real server merges it into `data`, base64
+// encoded, over what `data` holds, and never stores it. Values that are not strings are left
+// for decoding to refuse.
+fn fold_string_data(rt: &ResourceType, obj: &mut Value) {
+    use base64::Engine;
+    if !(rt.group.is_empty() && rt.kind == "Secret") {
+        return;
+    }
+    let Some(Value::Object(plain)) = obj.get("stringData") else {
+        return;
+    };
+    if !plain.values().all(Value::is_string) {
+        return;
+    }
+    let encoded: Vec<(String, Value)> = plain
+        .iter()
+        .map(|(k, v)| {
+            let text = v.as_str().unwrap_or_default();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+            (k.clone(), Value::String(b64))
+        })
+        .collect();
+    if let Some(m) = obj.as_object_mut() {
+        m.remove("stringData");
+        let data = m
+            .entry("data")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(data) = data.as_object_mut() {
+            data.extend(encoded);
+        }
     }
 }
 
