@@ -393,3 +393,46 @@ async fn secret_string_data_is_folded_into_data() {
     assert_eq!(out["data"]["a"], "eg==");
     assert!(out.get("stringData").is_none(), "{out}");
 }
+
+#[tokio::test]
+async fn orphaning_deletes_keep_dependents_and_unknown_policies_are_refused() {
+    let (sim, client) = start().await;
+    let (_, _, web) = raw(&client, "POST", DEPLOYS, JSON, &deployment("web")).await;
+    let uid = web["metadata"]["uid"].as_str().unwrap().to_string();
+    let mut rs = deployment("web-1");
+    rs["apiVersion"] = json!("apps/v1");
+    rs["kind"] = json!("ReplicaSet");
+    rs["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+        "name": "web", "uid": uid, "controller": true}]);
+    let rss = "/apis/apps/v1/namespaces/app/replicasets";
+    let (code, _, out) = raw(&client, "POST", rss, JSON, &rs).await;
+    assert_eq!(code, 201, "{out}");
+
+    let path = format!("{DEPLOYS}/web");
+    let (code, _, _) = raw(
+        &client,
+        "DELETE",
+        &path,
+        JSON,
+        &json!({"propagationPolicy": "Sideways"}),
+    )
+    .await;
+    assert_eq!(code, 422);
+
+    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "app");
+    let orphan = kube::api::DeleteParams {
+        propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
+        ..Default::default()
+    };
+    deploys.delete("web", &orphan).await.expect("deleted");
+    let rt = sim
+        .store()
+        .registry()
+        .lookup("apps", "v1", "replicasets")
+        .unwrap();
+    let kept = sim
+        .store()
+        .get(&rt, Some("app"), "web-1")
+        .expect("replicaset stays");
+    assert!(kept["metadata"].get("ownerReferences").is_none(), "{kept}");
+}

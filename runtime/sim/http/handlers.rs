@@ -265,9 +265,13 @@ async fn serve(
         }
         (&Method::DELETE, Some(name)) => {
             let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
+            let policy = body::delete_policy(headers, bytes)?;
+            let orphan = body::orphans(params.get("propagationPolicy").or(policy.as_deref()))?;
             let dry_run = params.dry_run()? || body_dry_run;
             count(if dry_run { "delete:dryRun" } else { "delete" });
-            Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
+            Ok(json(
+                &store.delete_with_policy(rt, ns, name, &pre, orphan, dry_run)?,
+            ))
         }
         // As on a real server, namespaces are deleted one by one only.
         (&Method::DELETE, None) if rt.group.is_empty() && rt.plural == "namespaces" => {

@@ -406,6 +406,24 @@ impl Store {
         pre: &Preconditions,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.delete_with_policy(rt, ns, name, pre, false, dry_run)
+    }
+
+    /// Deletes an object as [`Store::delete_if`] does; with `orphan`, what it owns stays and
+    /// loses its owner reference (`propagationPolicy: Orphan`, `kubectl --cascade=orphan`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_if`].
+    pub fn delete_with_policy(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        pre: &Preconditions,
+        orphan: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
         // The real server's namespace lifecycle admission keeps these, whoever asks.
         if rt.storage.group.is_empty()
             && rt.plural == "namespaces"
@@ -448,7 +466,11 @@ impl Store {
         let gone = inner.remove(rt, key, &self.changes);
         // Only workloads own objects here; skipping the scan keeps mass pod deletes linear.
         if matches!(rt.group.as_str(), "apps" | "batch") {
-            inner.delete_dependents(&gone, &self.changes);
+            if orphan {
+                inner.orphan_dependents(&gone, &self.changes);
+            } else {
+                inner.delete_dependents(&gone, &self.changes);
+            }
         }
         Ok(view(rt, &gone))
     }
