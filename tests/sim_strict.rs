@@ -436,3 +436,33 @@ async fn orphaning_deletes_keep_dependents_and_unknown_policies_are_refused() {
         .expect("replicaset stays");
     assert!(kept["metadata"].get("ownerReferences").is_none(), "{kept}");
 }
+
+#[tokio::test]
+async fn namespaces_secrets_and_services_get_the_real_defaults() {
+    let (_sim, client) = start().await;
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let app = nss.get("app").await.unwrap();
+    assert_eq!(
+        app.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
+        "app"
+    );
+    let (_, _, secret) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/app/secrets",
+        JSON,
+        &json!({"metadata": {"name": "s"}}),
+    )
+    .await;
+    assert_eq!(secret["type"], "Opaque", "{secret}");
+    let svc = json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}});
+    let (_, _, svc) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/app/services",
+        JSON,
+        &svc,
+    )
+    .await;
+    assert_eq!(svc["spec"]["type"], "ClusterIP", "{svc}");
+}

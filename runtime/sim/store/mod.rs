@@ -7,6 +7,7 @@
 //! subscribers. Admission hooks may change an object before it is stored.
 
 mod apply;
+mod defaults;
 mod events;
 mod inner;
 mod label_grammar;

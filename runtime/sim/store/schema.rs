@@ -64,6 +64,7 @@ pub fn check(
     validation: FieldValidation,
 ) -> Result<Vec<String>, StoreError> {
     fold_string_data(rt, obj);
+    super::defaults::apply(rt, obj);
     let mut candidate = obj.clone();
     // The type checks `apiVersion` and `kind`; those are the URL's, whatever the body said.
     candidate["apiVersion"] = Value::String(rt.api_version());
