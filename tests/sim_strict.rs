@@ -466,3 +466,19 @@ async fn namespaces_secrets_and_services_get_the_real_defaults() {
     .await;
     assert_eq!(svc["spec"]["type"], "ClusterIP", "{svc}");
 }
+
+#[tokio::test]
+async fn malformed_watch_parameters_are_refused() {
+    let (_sim, client) = start().await;
+    for query in ["watch=1&timeoutSeconds=abc", "watch=yes"] {
+        let (code, _, status) = raw(
+            &client,
+            "GET",
+            &format!("{CMS}?{query}"),
+            JSON,
+            &json!(null),
+        )
+        .await;
+        assert_eq!(code, 400, "{query}: {status}");
+    }
+}

@@ -96,8 +96,20 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+    /// A boolean parameter, read as Go's `strconv.ParseBool` reads it on the real server.
+    ///
+    /// # Errors
+    ///
+    /// 400 for any other text.
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(false),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for {key}: {other:?}: not a boolean"
+            ))),
+        }
     }
 
     fn dry_run(&self) -> Result<bool, ApiError> {
@@ -197,7 +209,7 @@ async fn serve(
         return super::scale::serve(state, method, &target, name, &params, headers, bytes);
     }
     match (method, target.name.as_deref()) {
-        (&Method::GET, None) if params.flag("watch") => {
+        (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
             super::watch::serve(state, &target, &params)
         }
