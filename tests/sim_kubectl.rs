@@ -413,7 +413,8 @@ async fn events_patches_dry_runs_deletes_and_secrets() {
 
     // Server-side apply creates; a later apply by the same manager changes what it applies
     // and removes what it no longer applies, and leaves fields others set.
-    let with_x = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: v\n  x: y\n";
+    // kubectl reads a bare `y` as a boolean, which a ConfigMap refuses: hence `z`.
+    let with_x = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dry\n  namespace: emojivoto\ndata:\n  k: v\n  x: z\n";
     std::fs::write(&manifest, with_x).unwrap();
     k.ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;
@@ -428,7 +429,7 @@ async fn events_patches_dry_runs_deletes_and_secrets() {
         r#"{"data":{"mine":"1"}}"#,
     ])
     .await;
-    std::fs::write(&manifest, with_x.replace("  k: v\n  x: y\n", "  k: w\n")).unwrap();
+    std::fs::write(&manifest, with_x.replace("  k: v\n  x: z\n", "  k: w\n")).unwrap();
     let out = k
         .ok(&["apply", "--server-side", "-f", manifest.to_str().unwrap()])
         .await;

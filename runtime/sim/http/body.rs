@@ -27,7 +27,11 @@ fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
 fn parse_yaml(bytes: &[u8]) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("the request body is not valid UTF-8"))?;
-    serde_saphyr::from_str(text)
+    // Kubernetes reads `y`, `on` and `0777` as strings; YAML 1.1 inference would turn them
+    // into booleans and numbers that the kind's type then refuses.
+    let options =
+        serde_saphyr::options! { strict_booleans: true, leading_zero_numbers_as_strings: true };
+    serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid YAML: {e}")))
 }
 
@@ -103,6 +107,42 @@ struct DeleteOptions {
     dry_run: Vec<String>,
     #[serde(default)]
     preconditions: Preconditions,
+    propagation_policy: Option<String>,
+}
+
+/// Whether a delete orphans the dependents (`Orphan`) rather than deleting them
+/// (`Background`, `Foreground`, or no policy).
+///
+/// # Errors
+///
+/// 422 for any other policy, as on a real server.
+pub fn orphans(policy: Option<&str>) -> Result<bool, ApiError> {
+    match policy {
+        None | Some("" | "Background" | "Foreground") => Ok(false),
+        Some("Orphan") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            format!(
+                "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            ),
+        )),
+    }
+}
+
+/// The `propagationPolicy` of a delete's optional `DeleteOptions` body.
+///
+/// # Errors
+///
+/// 400 for a malformed body.
+pub fn delete_policy(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<String>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value = object(headers, bytes)?;
+    let opts: DeleteOptions = serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request(format!("the DeleteOptions body is not valid: {e}")))?;
+    Ok(opts.propagation_policy)
 }
 
 /// The preconditions and dry-run flag of a delete's optional `DeleteOptions` body (kube

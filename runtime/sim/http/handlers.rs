@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::status::ApiError;
 use super::{AppState, body, discovery, json};
 use crate::sim::kinds::ResourceType;
-use crate::sim::store::{FieldSelector, LabelSelector, ListOptions};
+use crate::sim::store::{FieldSelector, FieldValidation, LabelSelector, ListOptions};
 
 /// A request for a resource, parsed from the path.
 #[derive(Debug)]
@@ -96,8 +96,20 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true" | "1"))
+    /// A boolean parameter, read as Go's `strconv.ParseBool` reads it on the real server.
+    ///
+    /// # Errors
+    ///
+    /// 400 for any other text.
+    pub fn flag(&self, key: &str) -> Result<bool, ApiError> {
+        match self.get(key) {
+            None | Some("") => Ok(false),
+            Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+            Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "invalid value for {key}: {other:?}: not a boolean"
+            ))),
+        }
     }
 
     fn dry_run(&self) -> Result<bool, ApiError> {
@@ -108,6 +120,10 @@ impl Params {
                 "invalid dry run value: {other:?}; the only supported value is \"All\""
             ))),
         }
+    }
+
+    fn field_validation(&self) -> Result<FieldValidation, ApiError> {
+        Ok(FieldValidation::parse(self.get("fieldValidation"))?)
     }
 
     pub fn selectors(&self, rt: &ResourceType) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -193,7 +209,7 @@ async fn serve(
         return super::scale::serve(state, method, &target, name, &params, headers, bytes);
     }
     match (method, target.name.as_deref()) {
-        (&Method::GET, None) if params.flag("watch") => {
+        (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
             super::watch::serve(state, &target, &params)
         }
@@ -208,20 +224,28 @@ async fn serve(
         (&Method::POST, None) => {
             count_write("create");
             let obj = body::object(headers, bytes)?;
-            let created = store.create(rt, ns, obj, params.dry_run()?)?;
-            Ok((StatusCode::CREATED, json(&created)).into_response())
+            let validation = params.field_validation()?;
+            let (created, warnings) =
+                store.create_validated(rt, ns, obj, params.dry_run()?, validation)?;
+            Ok(warned(
+                (StatusCode::CREATED, json(&created)).into_response(),
+                &warnings,
+            ))
         }
         (&Method::PUT, Some(name)) => {
             count_write("update");
             let obj = body::object(headers, bytes)?;
-            Ok(json(&store.update(
+            let validation = params.field_validation()?;
+            let (updated, warnings) = store.update_validated(
                 rt,
                 ns,
                 name,
                 obj,
                 target.status,
                 params.dry_run()?,
-            )?))
+                validation,
+            )?;
+            Ok(warned(json(&updated), &warnings))
         }
         (&Method::PATCH, Some(name)) => {
             count_write("patch");
@@ -234,19 +258,36 @@ async fn serve(
                 ));
             }
             let existed = store.get(rt, ns, name).is_ok();
-            let out = store.patch(rt, ns, name, &patch, target.status, params.dry_run()?)?;
+            let validation = params.field_validation()?;
+            let (out, warnings) = store.patch_validated(
+                rt,
+                ns,
+                name,
+                &patch,
+                target.status,
+                params.dry_run()?,
+                validation,
+            )?;
             let code = if existed {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED
             };
-            Ok((code, json(&out)).into_response())
+            Ok(warned((code, json(&out)).into_response(), &warnings))
         }
         (&Method::DELETE, Some(name)) => {
             let (pre, body_dry_run) = body::delete_options(headers, bytes)?;
+            let policy = body::delete_policy(headers, bytes)?;
+            let orphan = body::orphans(params.get("propagationPolicy").or(policy.as_deref()))?;
             let dry_run = params.dry_run()? || body_dry_run;
             count(if dry_run { "delete:dryRun" } else { "delete" });
-            Ok(json(&store.delete_if(rt, ns, name, &pre, dry_run)?))
+            Ok(json(
+                &store.delete_with_policy(rt, ns, name, &pre, orphan, dry_run)?,
+            ))
+        }
+        // As on a real server, namespaces are deleted one by one only.
+        (&Method::DELETE, None) if rt.group.is_empty() && rt.plural == "namespaces" => {
+            Err(ApiError::method_not_allowed())
         }
         (&Method::DELETE, None) => {
             count("deletecollection");
@@ -254,6 +295,17 @@ async fn serve(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+// Adds one `Warning` header per message, in the form kubectl prints (`299 - "…"`).
+fn warned(mut response: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let quoted = format!("299 - {}", Value::String(w.clone()));
+        if let Ok(value) = header::HeaderValue::from_str(&quoted) {
+            response.headers_mut().append(header::WARNING, value);
+        }
+    }
+    response
 }
 
 fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {

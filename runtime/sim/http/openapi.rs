@@ -5,8 +5,8 @@
 //! group-version-kind: when it takes the `fieldValidation` query parameter, validation is left
 //! to the server and kubectl needs no schemas. So each document lists, per resource, the
 //! PATCH operation with its query parameters and no schemas; kubectl then computes apply
-//! patches from its compiled-in types. The sim accepts `fieldValidation` but does not check
-//! fields against schemas. `/openapi/v2` is not served: kubectl only falls back to it when v3
+//! patches from its compiled-in types. The store honours `fieldValidation` by decoding each
+//! object into its `k8s-openapi` type (`store::schema`). `/openapi/v2` is not served: kubectl only falls back to it when v3
 //! is missing.
 
 use axum::extract::{Path, State};
@@ -77,7 +77,7 @@ fn patch_operation(t: &ResourceType) -> Value {
         "parameters": [
             query_param("dryRun", "dry run: All"),
             query_param("fieldManager", "the name of the actor making the change"),
-            query_param("fieldValidation", "Ignore, Warn or Strict; accepted, not enforced"),
+            query_param("fieldValidation", "Ignore, Warn or Strict: what to do with unknown fields"),
             query_param("force", "take over conflicting fields on apply"),
         ],
         "responses": {"200": {"description": "OK"}},

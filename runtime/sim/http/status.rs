@@ -140,6 +140,11 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
             }
             StoreError::Expired { .. } => Self::new(StatusCode::GONE, "Expired", message),
+            StoreError::Forbidden { resource, name, .. } => {
+                let (kind, group) = split_resource(&resource);
+                Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+                    .with_details(json!({"name": name, "group": group, "kind": kind}))
+            }
             StoreError::Denied { .. } => Self::new(StatusCode::FORBIDDEN, "Forbidden", message),
         }
     }

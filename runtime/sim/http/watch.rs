@@ -71,7 +71,7 @@ impl Stream {
 /// 400 for bad selectors or versions, 410 `Expired` for a version older than the history.
 pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
-    let send_initial = params.flag("sendInitialEvents");
+    let send_initial = params.flag("sendInitialEvents")?;
     let from = match params.get("resourceVersion") {
         _ if send_initial => None,
         None | Some("" | "0") => None,
@@ -86,16 +86,20 @@ pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Respo
         fields,
     };
     let watch = state.store.watch(filter, from)?;
-    let timeout = params
-        .get("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let timeout = match params.get("timeoutSeconds") {
+        None | Some("") => None,
+        Some(t) => Some(Duration::from_secs(t.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "invalid value for timeoutSeconds: {t:?}: not an integer"
+            ))
+        })?)),
+    };
     let cut = state.faults.get().watch_cut_after;
     let limit = [timeout, cut].into_iter().flatten().min();
     let stream = Stream {
         watch,
         deadline: limit.map(|d| Instant::now() + d),
-        bookmarks: params.flag("allowWatchBookmarks"),
+        bookmarks: params.flag("allowWatchBookmarks")?,
         initial_end: send_initial,
         bookmark: json!({"kind": target.rt.kind, "apiVersion": target.rt.api_version(),
             "metadata": {}}),

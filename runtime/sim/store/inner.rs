@@ -169,6 +169,56 @@ impl Inner {
         }
     }
 
+    /// Removes `owner` from the owner references of what it owns in its namespace, as the
+    /// garbage collector does for an orphaning delete; each such object is modified.
+    pub(super) fn orphan_dependents(
+        &mut self,
+        owner: &Value,
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) {
+        let Some(uid) = meta::meta_str(owner, "uid").map(String::from) else {
+            return;
+        };
+        let ns = meta::meta_str(owner, "namespace")
+            .unwrap_or_default()
+            .to_string();
+        let refers = |r: &Value| r["uid"].as_str() == Some(uid.as_str());
+        let types: Vec<Arc<ResourceType>> = self.registry.all().to_vec();
+        let mut seen = Vec::new();
+        for rt in types.iter().filter(|t| !t.is_events_v1() && t.namespaced) {
+            if seen.contains(&rt.storage) {
+                continue;
+            }
+            seen.push(rt.storage.clone());
+            let owned: Vec<_> = self
+                .objects
+                .get(&rt.storage)
+                .map(|m| {
+                    m.iter()
+                        .filter(|((n, _), o)| {
+                            *n == ns
+                                && o["metadata"]["ownerReferences"]
+                                    .as_array()
+                                    .is_some_and(|refs| refs.iter().any(refers))
+                        })
+                        .map(|(k, o)| (k.clone(), Arc::clone(o)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for (key, old) in owned {
+                let mut new = (*old).clone();
+                let m = meta::meta_mut(&mut new);
+                if let Some(Value::Array(refs)) = m.get_mut("ownerReferences") {
+                    refs.retain(|r| !refers(r));
+                    if refs.is_empty() {
+                        m.remove("ownerReferences");
+                    }
+                }
+                self.commit(rt, key, new, ChangeType::Modified, Some(old), changes);
+            }
+        }
+    }
+
     /// How many objects of a resource there are in one namespace, or in all.
     pub(super) fn count(&self, rt: &ResourceType, ns: Option<&str>) -> usize {
         match ns.filter(|_| rt.namespaced) {

@@ -7,11 +7,14 @@
 //! subscribers. Admission hooks may change an object before it is stored.
 
 mod apply;
+mod defaults;
 mod events;
 mod inner;
+mod label_grammar;
 mod list;
 pub mod meta;
 mod patch;
+pub mod schema;
 pub mod select;
 mod typed;
 mod watch;
@@ -25,6 +28,7 @@ use tokio::sync::broadcast;
 
 pub use list::{ListOptions, ListPage};
 pub use patch::Patch;
+pub use schema::FieldValidation;
 pub use select::{FieldSelector, LabelSelector};
 pub use watch::{Change, ChangeType, Watch, WatchEvent, WatchFilter};
 
@@ -61,6 +65,12 @@ pub enum StoreError {
     Expired { requested: u64, oldest: u64 },
     #[error("namespaces \"{namespace}\" not found")]
     NamespaceNotFound { namespace: String },
+    #[error("{resource} \"{name}\" is forbidden: {message}")]
+    Forbidden {
+        resource: String,
+        name: String,
+        message: String,
+    },
     #[error("admission denied the request for {resource} \"{name}\": {message}")]
     Denied {
         resource: String,
@@ -296,7 +306,28 @@ impl Store {
         obj: Value,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.create_validated(rt, ns, obj, dry_run, FieldValidation::Ignore)
+            .map(|(created, _)| created)
+    }
+
+    /// Like [`Store::create`], with the request's `fieldValidation`; also returns the
+    /// warnings for dropped unknown fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::create`], and `BadRequest` for an object its type cannot decode or, with
+    /// `Strict`, an unknown field.
+    pub fn create_validated(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+        validation: FieldValidation,
+    ) -> Result<(Value, Vec<String>), StoreError> {
         meta::check_body(rt, ns, &obj)?;
+        meta::strip_nulls(&mut obj);
+        let warnings = schema::check(rt, &mut obj, validation)?;
         let mut obj = storage_form(rt, obj);
         meta::strip_nulls(&mut obj);
         let ns = if rt.namespaced {
@@ -337,13 +368,13 @@ impl Store {
             });
         }
         if dry_run {
-            return Ok(view(rt, &obj));
+            return Ok((view(rt, &obj), warnings));
         }
         let obj = inner.commit(rt, key, obj, ChangeType::Added, None, &self.changes);
         if rt.group == "apiextensions.k8s.io" {
             inner.registry.add_crd(&obj);
         }
-        Ok(view(rt, &obj))
+        Ok((view(rt, &obj), warnings))
     }
 
     /// Deletes an object, the objects it owns (`ownerReferences`), and with a namespace
@@ -376,6 +407,35 @@ impl Store {
         pre: &Preconditions,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.delete_with_policy(rt, ns, name, pre, false, dry_run)
+    }
+
+    /// Deletes an object as [`Store::delete_if`] does; with `orphan`, what it owns stays and
+    /// loses its owner reference (`propagationPolicy: Orphan`, `kubectl --cascade=orphan`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::delete_if`].
+    pub fn delete_with_policy(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        pre: &Preconditions,
+        orphan: bool,
+        dry_run: bool,
+    ) -> Result<Value, StoreError> {
+        // The real server's namespace lifecycle admission keeps these, whoever asks.
+        if rt.storage.group.is_empty()
+            && rt.plural == "namespaces"
+            && matches!(name, "default" | "kube-system" | "kube-public")
+        {
+            return Err(StoreError::Forbidden {
+                resource: rt.qualified(),
+                name: name.into(),
+                message: "this namespace may not be deleted".into(),
+            });
+        }
         let key = (scope(rt, ns), name.to_string());
         let mut inner = self.write();
         let Some(old) = inner
@@ -407,7 +467,11 @@ impl Store {
         let gone = inner.remove(rt, key, &self.changes);
         // Only workloads own objects here; skipping the scan keeps mass pod deletes linear.
         if matches!(rt.group.as_str(), "apps" | "batch") {
-            inner.delete_dependents(&gone, &self.changes);
+            if orphan {
+                inner.orphan_dependents(&gone, &self.changes);
+            } else {
+                inner.delete_dependents(&gone, &self.changes);
+            }
         }
         Ok(view(rt, &gone))
     }

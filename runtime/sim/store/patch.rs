@@ -37,6 +37,7 @@ impl Patch {
             }
             Patch::Strategic(p) => {
                 require_object(p)?;
+                check_strategic(p)?;
                 strategic_merge(&mut out, p, false);
             }
             Patch::Apply { body, manager } => {
@@ -88,6 +89,52 @@ pub(super) fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
         "ports" if has("port") => Some("port"),
         _ => None,
     }
+}
+
+// The merge key a list field always declares, whatever its items hold (`ports` is left out:
+// its key depends on whose ports they are).
+fn declared_key(field: &str) -> Option<&'static str> {
+    merge_key(field, &[]).filter(|_| field != "ports")
+}
+
+/// Refuses a strategic-merge patch the real server refuses, before anything is merged: an
+/// unknown `$patch` directive, or a list item without its field's declared merge key (which
+/// would otherwise replace the whole list).
+fn check_strategic(patch: &Value) -> Result<(), StoreError> {
+    let Some(p) = patch.as_object() else {
+        return Ok(());
+    };
+    if let Some(directive) = p.get("$patch") {
+        match directive.as_str() {
+            Some("replace" | "delete" | "merge") => {}
+            _ => {
+                return Err(StoreError::BadRequest {
+                    message: format!("unknown patch type: {directive} in map: {patch}"),
+                });
+            }
+        }
+    }
+    for (field, value) in p {
+        let Some(items) = value.as_array() else {
+            check_strategic(value)?;
+            continue;
+        };
+        let replaced = items
+            .iter()
+            .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
+        for item in items {
+            if let (Some(key), false, true) = (declared_key(field), replaced, item.is_object())
+                && item.get(key).is_none()
+                && item.get("$patch").is_none()
+            {
+                return Err(StoreError::BadRequest {
+                    message: format!("map: {item} does not contain declared merge key: {key}"),
+                });
+            }
+            check_strategic(item)?;
+        }
+    }
+    Ok(())
 }
 
 // Lists of scalars whose strategy is merge rather than replace.

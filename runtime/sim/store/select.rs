@@ -6,13 +6,15 @@ use super::StoreError;
 use crate::sim::kinds::ResourceType;
 
 #[derive(Debug, Clone, PartialEq)]
-enum LabelReq {
+pub(super) enum LabelReq {
     Eq(String, String),
     NotEq(String, String),
     In(String, Vec<String>),
     NotIn(String, Vec<String>),
     Exists(String),
     NotExists(String),
+    Gt(String, i64),
+    Lt(String, i64),
 }
 
 /// A parsed label selector: every requirement must hold.
@@ -40,48 +42,15 @@ fn split_top(s: &str) -> Vec<&str> {
         .collect()
 }
 
-fn bad_label(s: &str) -> StoreError {
-    StoreError::BadRequest {
-        message: format!("unable to parse requirement: {s:?}"),
-    }
-}
-
-fn set_values(rest: &str, whole: &str) -> Result<Vec<String>, StoreError> {
-    let inner = rest
-        .trim()
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| bad_label(whole))?;
-    Ok(inner
-        .split(',')
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect())
-}
-
 impl LabelSelector {
-    /// Parses `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
+    /// Parses `a=b,c!=d,e in (f,g),h notin (i),j,!k,l>1` with the real server's grammar.
+    ///
+    /// # Errors
+    ///
+    /// `BadRequest` for anything else, and for keys and values that are not label keys and
+    /// values.
     pub fn parse(s: &str) -> Result<Self, StoreError> {
-        let mut reqs = Vec::new();
-        for part in split_top(s) {
-            let req = if let Some(key) = part.strip_prefix('!') {
-                LabelReq::NotExists(key.trim().into())
-            } else if let Some((k, v)) = part.split_once("!=") {
-                LabelReq::NotEq(k.trim().into(), v.trim().into())
-            } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-                LabelReq::Eq(k.trim().into(), v.trim().into())
-            } else if let Some((k, rest)) = part.split_once(" notin ") {
-                LabelReq::NotIn(k.trim().into(), set_values(rest, part)?)
-            } else if let Some((k, rest)) = part.split_once(" in ") {
-                LabelReq::In(k.trim().into(), set_values(rest, part)?)
-            } else if part.contains([' ', '(', ')']) {
-                return Err(bad_label(part));
-            } else {
-                LabelReq::Exists(part.into())
-            };
-            reqs.push(req);
-        }
-        Ok(Self(reqs))
+        super::label_grammar::parse(s).map(Self)
     }
 
     /// Whether the selector selects everything.
@@ -100,6 +69,12 @@ impl LabelSelector {
             LabelReq::NotIn(k, vs) => get(k).is_none_or(|x| vs.iter().all(|v| v != x)),
             LabelReq::Exists(k) => get(k).is_some(),
             LabelReq::NotExists(k) => get(k).is_none(),
+            LabelReq::Gt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x > *n),
+            LabelReq::Lt(k, n) => get(k)
+                .and_then(|x| x.parse::<i64>().ok())
+                .is_some_and(|x| x < *n),
         })
     }
 }
@@ -238,6 +213,14 @@ mod tests {
             );
         }
         assert!(LabelSelector::parse("app in web").is_err());
+        for bad in [
+            "=v", "a=b=c", "bad!!", "a=b!", "a in ()", "!!a", "a b", "-a=b", "a=-b",
+        ] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["a=", "a = b", "example.com/a in (x, y)", "a>1", "a,!b"] {
+            assert!(LabelSelector::parse(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 use super::meta::{self, meta_str};
 use super::{
-    ChangeType, Operation, Patch, Store, StoreError, patch_pins_version, scope, storage_form, view,
+    ChangeType, FieldValidation, Operation, Patch, Store, StoreError, patch_pins_version, schema,
+    scope, storage_form, view,
 };
 use crate::sim::kinds::ResourceType;
 
@@ -29,6 +30,28 @@ impl Store {
         status: bool,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.update_validated(rt, ns, name, obj, status, dry_run, FieldValidation::Ignore)
+            .map(|(updated, _)| updated)
+    }
+
+    /// Like [`Store::update`], with the request's `fieldValidation`; also returns the
+    /// warnings for dropped unknown fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::update`], and `BadRequest` for an object its type cannot decode or, with
+    /// `Strict`, an unknown field.
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_validated(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        obj: Value,
+        status: bool,
+        dry_run: bool,
+        validation: FieldValidation,
+    ) -> Result<(Value, Vec<String>), StoreError> {
         meta::check_body(rt, ns, &obj)?;
         if let Some(body_name) = meta_str(&obj, "name")
             && body_name != name
@@ -39,7 +62,9 @@ impl Store {
                 ),
             });
         }
-        self.write_over(rt, ns, name, status, dry_run, |_| Ok(obj.clone()))
+        self.write_over(rt, ns, name, status, dry_run, validation, |_| {
+            Ok(obj.clone())
+        })
     }
 
     /// Patches an object; an apply patch creates it when missing.
@@ -56,15 +81,45 @@ impl Store {
         status: bool,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
+        self.patch_validated(
+            rt,
+            ns,
+            name,
+            patch,
+            status,
+            dry_run,
+            FieldValidation::Ignore,
+        )
+        .map(|(patched, _)| patched)
+    }
+
+    /// Like [`Store::patch`], with the request's `fieldValidation`; also returns the
+    /// warnings for dropped unknown fields.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::patch`], and `BadRequest` for a result its type cannot decode or, with
+    /// `Strict`, an unknown field.
+    #[allow(clippy::too_many_arguments)]
+    pub fn patch_validated(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Patch,
+        status: bool,
+        dry_run: bool,
+        validation: FieldValidation,
+    ) -> Result<(Value, Vec<String>), StoreError> {
         if let Patch::Apply { body, manager } = patch
             && self.get(rt, ns, name).is_err()
         {
             let created = super::apply::apply(None, body, manager, &rt.api_version());
-            return self.create(rt, ns, created, dry_run);
+            return self.create_validated(rt, ns, created, dry_run, validation);
         }
         // Without a version in the patch itself, a patch applies to whatever is current.
         let pinned = patch_pins_version(patch);
-        self.write_over(rt, ns, name, status, dry_run, |current| {
+        self.write_over(rt, ns, name, status, dry_run, validation, |current| {
             let mut patched = patch.apply_to(current)?;
             meta::check_body(rt, ns, &patched)?;
             if !pinned {
@@ -77,6 +132,7 @@ impl Store {
     // Computes the new object from the current one and commits it, again on the latest object
     // when another write landed meanwhile and the new object names no version. Admission
     // hooks run outside the lock, so that they may read the store.
+    #[allow(clippy::too_many_arguments)]
     fn write_over(
         &self,
         rt: &ResourceType,
@@ -84,8 +140,9 @@ impl Store {
         name: &str,
         status: bool,
         dry_run: bool,
+        validation: FieldValidation,
         make: impl Fn(&Value) -> Result<Value, StoreError>,
-    ) -> Result<Value, StoreError> {
+    ) -> Result<(Value, Vec<String>), StoreError> {
         let key = (scope(rt, ns), name.to_string());
         loop {
             let old = self
@@ -94,8 +151,11 @@ impl Store {
                 .get(&rt.storage)
                 .and_then(|m| m.get(&key).cloned())
                 .ok_or_else(|| Self::not_found(rt, name))?;
-            let mut new = storage_form(rt, make(&view(rt, &old))?);
+            let mut new = make(&view(rt, &old))?;
             meta::strip_nulls(&mut new);
+            // The whole result is decoded, so that a patch cannot store what a body could not.
+            let warnings = schema::check(rt, &mut new, validation)?;
+            let mut new = storage_form(rt, new);
             let wanted = meta_str(&new, "resourceVersion")
                 .unwrap_or_default()
                 .to_string();
@@ -140,14 +200,14 @@ impl Store {
             // As the real server does, a write that changes nothing is not stored and moves
             // no version, so watchers see no event.
             if dry_run || new == *old {
-                return Ok(view(rt, &new));
+                return Ok((view(rt, &new), warnings));
             }
             let obj = inner.commit(rt, key, new, ChangeType::Modified, Some(old), &self.changes);
             // A CRD that gains a version serves it from now on.
             if rt.group == "apiextensions.k8s.io" {
                 inner.registry.add_crd(&obj);
             }
-            return Ok(view(rt, &obj));
+            return Ok((view(rt, &obj), warnings));
         }
     }
 }
