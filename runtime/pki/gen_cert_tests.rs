@@ -1,48 +1,13 @@
 //! `gen_cert` through a bare engine: validity against the signer, and dry-runs that keep keys
 //! in memory.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rhai::{Dynamic, Engine};
+use rhai::Engine;
 
+use super::super::script::tests::{ROOT_AND_ISSUER, engine, eval, eval_err};
 use super::super::script::{Notify, PkiEnv, register};
 use crate::pki::CertifiedKey;
-
-fn engine(workdir: &Path) -> Engine {
-    let mut engine = Engine::new();
-    register(
-        &mut engine,
-        PkiEnv {
-            workdir: workdir.to_owned(),
-            dry_run: false,
-            earlier_files: workdir.to_owned(),
-            notify: Notify::none(),
-            would: Notify::none(),
-        },
-    );
-    engine
-}
-
-fn eval<T: Clone + Send + Sync + 'static>(engine: &Engine, script: &str) -> T {
-    match engine.eval::<T>(script) {
-        Ok(value) => value,
-        Err(e) => panic!("script failed: {e}\n{script}"),
-    }
-}
-
-fn eval_err(engine: &Engine, script: &str) -> String {
-    match engine.eval::<Dynamic>(script) {
-        Ok(value) => panic!("script succeeded with {value:?}\n{script}"),
-        Err(e) => e.to_string(),
-    }
-}
-
-const ROOT_AND_ISSUER: &str = r#"
-    let root = gen_cert(#{ profile: "root-ca", cn: "root.linkerd.cluster.local", write: "ca-new" });
-    let issuer = gen_cert(#{ profile: "intermediate-ca", cn: "identity.linkerd.cluster.local",
-                             not_after: "8760h", ca: root, write: "issuer-new" });
-"#;
 
 #[test]
 fn a_default_validity_ends_with_the_signer_and_an_asked_one_may_not_outlive_it() {

@@ -284,4 +284,4 @@ pub(super) fn to_script(error: PkiError) -> Box<EvalAltResult> {
 
 #[cfg(test)]
 #[path = "script_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -10,7 +10,8 @@ use rhai::{Dynamic, Engine, Scope};
 use super::{PkiEnv, from_journal, register, to_journal};
 use crate::pki::{Bundle, Certificate, CertifiedKey, JournalError};
 
-fn engine(workdir: &Path) -> Engine {
+/// A bare engine with the pki bindings, writing into `workdir` (shared with `gen_cert`'s tests).
+pub(in crate::pki) fn engine(workdir: &Path) -> Engine {
     let mut engine = Engine::new();
     register(
         &mut engine,
@@ -25,21 +26,21 @@ fn engine(workdir: &Path) -> Engine {
     engine
 }
 
-fn eval<T: Clone + Send + Sync + 'static>(engine: &Engine, script: &str) -> T {
+pub(in crate::pki) fn eval<T: Clone + Send + Sync + 'static>(engine: &Engine, script: &str) -> T {
     match engine.eval::<T>(script) {
         Ok(value) => value,
         Err(e) => panic!("script failed: {e}\n{script}"),
     }
 }
 
-fn eval_err(engine: &Engine, script: &str) -> String {
+pub(in crate::pki) fn eval_err(engine: &Engine, script: &str) -> String {
     match engine.eval::<Dynamic>(script) {
         Ok(value) => panic!("script succeeded with {value:?}\n{script}"),
         Err(e) => e.to_string(),
     }
 }
 
-const ROOT_AND_ISSUER: &str = r#"
+pub(in crate::pki) const ROOT_AND_ISSUER: &str = r#"
     let root = gen_cert(#{ profile: "root-ca", cn: "root.linkerd.cluster.local", write: "ca-new" });
     let issuer = gen_cert(#{ profile: "intermediate-ca", cn: "identity.linkerd.cluster.local",
                              not_after: "8760h", ca: root, write: "issuer-new" });
