@@ -51,6 +51,8 @@ pub enum Event {
     Would {
         step: Option<String>,
         action: String,
+        /// How sure the plan is of this part.
+        basis: Basis,
     },
     /// The fields a write changed, or in a dry-run would change; secret values appear only
     /// as fingerprints.
@@ -88,6 +90,29 @@ pub enum Event {
         default: Value,
         description: String,
     },
+}
+
+/// How a dry-run knows what it reports: the three kinds of certainty a plan mixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Read from the cluster or computed from what was read: the real run does the same.
+    Exact,
+    /// The API server accepted the write as a server-side dry-run (`dryRun=All`).
+    ServerValidated,
+    /// What a wait or a controller is expected to do; nothing could confirm it in advance.
+    Predicted,
+}
+
+impl Basis {
+    /// The word the human output shows beside the action.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::ServerValidated => "server-validated",
+            Self::Predicted => "predicted",
+        }
+    }
 }
 
 /// The level of a [`Event::Log`] message.
@@ -193,7 +218,7 @@ fn human(event: &Event) -> String {
             ..
         } => format!("  ‼ {message}\n"),
         Event::Log { message, .. } => format!("  {message}\n"),
-        Event::Would { action, .. } => format!("  would {action}\n"),
+        Event::Would { action, basis, .. } => format!("  would {action} [{}]\n", basis.label()),
         Event::Diff { changes, .. } => crate::cluster::diff::render(changes),
         Event::StepFinished { step, outputs } => {
             let mut text = format!("√ {step}\n");

@@ -136,7 +136,7 @@ fn a_dry_run_prints_the_diff_with_fingerprints_in_human_and_json_output() {
     assert_no_key(&stderr);
     assert!(
         human.contains(
-            "  would patch ConfigMap demo/settings: 1 field\n    data.color: \"blue\" → \"green\"\n"
+            "  would patch ConfigMap demo/settings: 1 field [server-validated]\n    data.color: \"blue\" → \"green\"\n"
         ),
         "{human}"
     );

@@ -211,7 +211,7 @@ fn patch_object(
         n => format!("patch {object}: {n} fields"),
     };
     if ctx.dry_run() {
-        ctx.would(summary);
+        ctx.would_as(crate::output::Basis::ServerValidated, summary);
     } else {
         ctx.log(Level::Info, summary.replacen("patch", "patched", 1));
     }

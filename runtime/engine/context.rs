@@ -11,7 +11,7 @@ use super::consent::{Consent, ConsentError};
 use super::host::ScriptState;
 use super::modules::ModuleLoader;
 use crate::cluster::Cluster;
-use crate::output::{Event, Level, Output};
+use crate::output::{Basis, Event, Level, Output};
 
 /// Everything a primitive needs to know about the run it is part of. Shared (`Arc`) by the
 /// engine's registered functions, so it is `Send + Sync`.
@@ -192,12 +192,26 @@ impl RunContext {
         self.lock_script().current_step.clone()
     }
 
+    /// When the step running now started; `None` at the top level. Waits default to
+    /// "after this moment", so an event from an earlier step or run never satisfies them.
+    pub fn step_started_at(&self) -> Option<time::OffsetDateTime> {
+        self.lock_script().step_started_at
+    }
+
     /// Reports what a mutating primitive would do in a dry-run, in the words a real run logs.
+    /// Files and local effects are exact; a primitive that writes to the cluster or waits says
+    /// how it knows with [`RunContext::would_as`].
     pub fn would(&self, action: impl Into<String>) {
+        self.would_as(Basis::Exact, action);
+    }
+
+    /// Reports a dry-run action with how sure the plan is of it.
+    pub fn would_as(&self, basis: Basis, action: impl Into<String>) {
         let step = self.current_step();
         self.output.emit(Event::Would {
             step,
             action: action.into(),
+            basis,
         });
     }
 

@@ -59,6 +59,7 @@ pub(crate) type Driver =
 pub(crate) struct ScriptState {
     pub declaring: bool,
     pub current_step: Option<String>,
+    pub step_started_at: Option<time::OffsetDateTime>,
     pub overrides: Overrides,
     pub declared: Declared,
     /// Outputs of finished steps, from this run or from the journal.

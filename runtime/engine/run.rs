@@ -258,7 +258,11 @@ fn run_step(
         step: step.name.clone(),
         description: step.description.clone(),
     });
-    ctx.lock_script().current_step = Some(step.name.clone());
+    {
+        let mut script = ctx.lock_script();
+        script.current_step = Some(step.name.clone());
+        script.step_started_at = Some(time::OffsetDateTime::now_utc());
+    }
     if step.changes_cluster && options.dry_run {
         ctx.would(format!(
             "run step `{}`, which changes the cluster (dry-run: primitives only report)",
@@ -267,7 +271,11 @@ fn run_step(
     }
 
     let result: Result<Dynamic, Box<EvalAltResult>> = call(&step.body);
-    ctx.lock_script().current_step = None;
+    {
+        let mut script = ctx.lock_script();
+        script.current_step = None;
+        script.step_started_at = None;
+    }
 
     let fail = |message: String| {
         out.emit(Event::StepFailed {
