@@ -148,9 +148,10 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
     let configmap = kinds::lookup("ConfigMap").unwrap();
     let started = std::time::Instant::now();
 
-    // 600 objects come in pages of 250: three list requests at least, each retried alone.
+    // 600 objects (and the namespace's `kube-root-ca.crt`) come in pages of 250: three list
+    // requests at least, each retried alone.
     let all = cluster.list(&configmap, Some("busy"), None).await.unwrap();
-    assert_eq!(all.len(), 600);
+    assert_eq!(all.len(), 601);
     let odd = cluster
         .list(&configmap, Some("busy"), Some("parity=odd"))
         .await
