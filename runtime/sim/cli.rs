@@ -55,7 +55,8 @@ pub struct ServeArgs {
     /// The bearer token clients must send; a random one by default.
     #[arg(long, env = "RUNNER_SIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Serve plain HTTP instead of HTTPS.
+    /// Serve plain HTTP instead of HTTPS, on loopback and without a token (kubectl sends none
+    /// over HTTP).
     #[arg(long)]
     pub plain_http: bool,
     /// Share of requests (0–1) answered 500.

@@ -200,7 +200,9 @@ impl SimServer {
             store: store.clone(),
             faults: faults.clone(),
             counts: counts.clone(),
-            token: Some(Arc::from(token.as_str())),
+            // kubectl sends no bearer token over plain HTTP, so a plain server asks for none;
+            // it listens on loopback only, for tools that cannot do TLS.
+            token: options.tls.then(|| Arc::from(token.as_str())),
             address: Arc::from(addr.to_string().as_str()),
         };
         let mut app = router(state);
