@@ -71,7 +71,9 @@ async fn pages_hold_every_object_exactly_once() {
         }
     }
     assert_eq!(pages, 6);
-    let expected: Vec<String> = (0..53).map(|i| format!("cm-{i:03}")).collect();
+    // Every namespace also holds the cluster's `kube-root-ca.crt`.
+    let mut expected: Vec<String> = (0..53).map(|i| format!("cm-{i:03}")).collect();
+    expected.push("kube-root-ca.crt".into());
     assert_eq!(names, expected);
 }
 
@@ -181,7 +183,8 @@ async fn a_compacted_version_gets_410_and_a_relist_recovers() {
     assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
 
     let relist = api.list(&ListParams::default()).await.unwrap();
-    assert_eq!(relist.items.len(), 2);
+    // The two written, and the namespace's `kube-root-ca.crt`.
+    assert_eq!(relist.items.len(), 3);
     let rv = relist.metadata.resource_version.unwrap();
     let mut stream = api
         .watch(&WatchParams::default().timeout(10), &rv)
@@ -426,7 +429,11 @@ async fn injected_faults_answer_as_configured() {
         .await
         .unwrap();
     let events: Vec<_> = stream.collect().await;
-    assert_eq!(events.len(), 1, "the initial ADDED event, then the cut");
+    assert_eq!(
+        events.len(),
+        2,
+        "the initial ADDED events (`f` and `kube-root-ca.crt`), then the cut"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(api.get("f").await.unwrap().data.unwrap()["k"], "f");
 }

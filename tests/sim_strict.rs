@@ -1,65 +1,15 @@
 //! The simulated API server refuses what a real one refuses: values of the wrong type,
 //! unknown fields under `fieldValidation=Strict`, and the store stays as it was.
 
+mod sim_strict_support;
+
 use std::process::Stdio;
 
-use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, PostParams};
-use runner::sim::{SimHandle, SimOptions, SimServer};
-use serde_json::{Value, json};
-
-async fn start() -> (SimHandle, kube::Client) {
-    let sim = SimServer::start(SimOptions::default())
-        .await
-        .expect("sim starts");
-    let client = sim.client().await.expect("kube client");
-    let ns: Api<Namespace> = Api::all(client.clone());
-    let obj = serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap();
-    ns.create(&PostParams::default(), &obj)
-        .await
-        .expect("namespace app");
-    (sim, client)
-}
-
-/// Sends a raw request; returns the status code, the `Warning` headers and the JSON body.
-async fn raw(
-    client: &kube::Client,
-    method: &str,
-    path: &str,
-    ctype: &str,
-    body: &Value,
-) -> (u16, Vec<String>, Value) {
-    let req = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", ctype)
-        .body(kube::client::Body::from(serde_json::to_vec(body).unwrap()))
-        .unwrap();
-    let resp = client.send(req).await.expect("request sent");
-    let code = resp.status().as_u16();
-    let warnings = resp
-        .headers()
-        .get_all("warning")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        code,
-        warnings,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
-
-fn deployment(name: &str) -> Value {
-    json!({"apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}},
-                "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
-}
+use serde_json::json;
+use sim_strict_support::{deployment, raw, start};
 
 const CMS: &str = "/api/v1/namespaces/app/configmaps";
 const DEPLOYS: &str = "/apis/apps/v1/namespaces/app/deployments";
@@ -392,93 +342,4 @@ async fn secret_string_data_is_folded_into_data() {
     assert_eq!(code, 200, "{out}");
     assert_eq!(out["data"]["a"], "eg==");
     assert!(out.get("stringData").is_none(), "{out}");
-}
-
-#[tokio::test]
-async fn orphaning_deletes_keep_dependents_and_unknown_policies_are_refused() {
-    let (sim, client) = start().await;
-    let (_, _, web) = raw(&client, "POST", DEPLOYS, JSON, &deployment("web")).await;
-    let uid = web["metadata"]["uid"].as_str().unwrap().to_string();
-    let mut rs = deployment("web-1");
-    rs["apiVersion"] = json!("apps/v1");
-    rs["kind"] = json!("ReplicaSet");
-    rs["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "Deployment",
-        "name": "web", "uid": uid, "controller": true}]);
-    let rss = "/apis/apps/v1/namespaces/app/replicasets";
-    let (code, _, out) = raw(&client, "POST", rss, JSON, &rs).await;
-    assert_eq!(code, 201, "{out}");
-
-    let path = format!("{DEPLOYS}/web");
-    let (code, _, _) = raw(
-        &client,
-        "DELETE",
-        &path,
-        JSON,
-        &json!({"propagationPolicy": "Sideways"}),
-    )
-    .await;
-    assert_eq!(code, 422);
-
-    let deploys: Api<Deployment> = Api::namespaced(client.clone(), "app");
-    let orphan = kube::api::DeleteParams {
-        propagation_policy: Some(kube::api::PropagationPolicy::Orphan),
-        ..Default::default()
-    };
-    deploys.delete("web", &orphan).await.expect("deleted");
-    let rt = sim
-        .store()
-        .registry()
-        .lookup("apps", "v1", "replicasets")
-        .unwrap();
-    let kept = sim
-        .store()
-        .get(&rt, Some("app"), "web-1")
-        .expect("replicaset stays");
-    assert!(kept["metadata"].get("ownerReferences").is_none(), "{kept}");
-}
-
-#[tokio::test]
-async fn namespaces_secrets_and_services_get_the_real_defaults() {
-    let (_sim, client) = start().await;
-    let nss: Api<Namespace> = Api::all(client.clone());
-    let app = nss.get("app").await.unwrap();
-    assert_eq!(
-        app.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
-        "app"
-    );
-    let (_, _, secret) = raw(
-        &client,
-        "POST",
-        "/api/v1/namespaces/app/secrets",
-        JSON,
-        &json!({"metadata": {"name": "s"}}),
-    )
-    .await;
-    assert_eq!(secret["type"], "Opaque", "{secret}");
-    let svc = json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}});
-    let (_, _, svc) = raw(
-        &client,
-        "POST",
-        "/api/v1/namespaces/app/services",
-        JSON,
-        &svc,
-    )
-    .await;
-    assert_eq!(svc["spec"]["type"], "ClusterIP", "{svc}");
-}
-
-#[tokio::test]
-async fn malformed_watch_parameters_are_refused() {
-    let (_sim, client) = start().await;
-    for query in ["watch=1&timeoutSeconds=abc", "watch=yes"] {
-        let (code, _, status) = raw(
-            &client,
-            "GET",
-            &format!("{CMS}?{query}"),
-            JSON,
-            &json!(null),
-        )
-        .await;
-        assert_eq!(code, 400, "{query}: {status}");
-    }
 }

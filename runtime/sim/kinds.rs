@@ -201,6 +201,18 @@ impl Registry {
         out
     }
 
+    /// Forgets the kinds a deleted CustomResourceDefinition declared.
+    pub fn remove_crd(&mut self, crd: &serde_json::Value) {
+        let spec = &crd["spec"];
+        let (Some(group), Some(plural)) =
+            (spec["group"].as_str(), spec["names"]["plural"].as_str())
+        else {
+            return;
+        };
+        self.types
+            .retain(|t| t.builtin || t.storage.group != group || t.storage.plural != plural);
+    }
+
     /// Adds the kinds a CustomResourceDefinition declares; a version already known is kept.
     pub fn add_crd(&mut self, crd: &serde_json::Value) {
         let spec = &crd["spec"];
@@ -254,8 +266,52 @@ impl Registry {
     }
 }
 
+/// Orders versions as the real server does for discovery, preferred first: stable before
+/// beta before alpha, a higher major and then a higher minor first (`v2`, `v1`, `v1beta2`,
+/// `v1beta1`, `v1alpha1`), and names that follow no such pattern last, alphabetically.
+pub fn version_priority(a: &str, b: &str) -> std::cmp::Ordering {
+    fn rank(v: &str) -> Option<(u8, u64, u64)> {
+        let rest = v.strip_prefix('v')?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let major: u64 = rest[..digits].parse().ok()?;
+        let tail = &rest[digits..];
+        let (level, minor) = if tail.is_empty() {
+            (2, 0)
+        } else if let Some(n) = tail.strip_prefix("beta") {
+            (1, n.parse().ok()?)
+        } else if let Some(n) = tail.strip_prefix("alpha") {
+            (0, n.parse().ok()?)
+        } else {
+            return None;
+        };
+        Some((level, major, minor))
+    }
+    match (rank(a), rank(b)) {
+        (Some(x), Some(y)) => y.cmp(&x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stable_versions_come_first() {
+        let mut v = vec![
+            "v1alpha1", "v1beta1", "foo", "v1", "v2beta1", "v2", "v1beta2",
+        ];
+        v.sort_by(|a, b| super::version_priority(a, b));
+        assert_eq!(
+            v,
+            [
+                "v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]

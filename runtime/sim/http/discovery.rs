@@ -46,7 +46,8 @@ pub fn groups(registry: &Registry) -> Value {
     }
     let groups: Vec<Value> = groups
         .into_iter()
-        .map(|(name, versions)| {
+        .map(|(name, mut versions)| {
+            versions.sort_by(|a, b| crate::sim::kinds::version_priority(a, b));
             let gvs: Vec<Value> = versions
                 .iter()
                 .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))

@@ -208,13 +208,29 @@ async fn serve(
     if let (true, Some(name)) = (target.scale, target.name.as_deref()) {
         return super::scale::serve(state, method, &target, name, &params, headers, bytes);
     }
+    // The real server routes a namespaced kind's all-namespaces path for list and watch only.
+    let all_namespaces = target.rt.namespaced && target.namespace.is_none();
+    if all_namespaces && *method != Method::GET {
+        return Err(ApiError::method_not_allowed());
+    }
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
+            super::watch::check_initial_events(&params)?;
+            super::watch::wait_for_version(store, &params).await?;
             super::watch::serve(state, &target, &params)
         }
         (&Method::GET, None) => {
             count("list");
+            let pinned = params
+                .get("resourceVersion")
+                .is_some_and(|v| !v.is_empty() && v != "0");
+            if pinned && params.get("continue").is_some_and(|c| !c.is_empty()) {
+                return Err(ApiError::bad_request(
+                    "specifying resource version is not allowed when using continue",
+                ));
+            }
+            super::watch::wait_for_version(store, &params).await?;
             list(state, &target, &params)
         }
         (&Method::GET, Some(name)) => {
@@ -250,6 +266,15 @@ async fn serve(
         (&Method::PATCH, Some(name)) => {
             count_write("patch");
             let patch = body::patch(headers, bytes, params.get("fieldManager"))?;
+            if params.get("force").is_some()
+                && !matches!(patch, crate::sim::store::Patch::Apply { .. })
+            {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Invalid",
+                    "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for non-apply patch",
+                ));
+            }
             if matches!(patch, crate::sim::store::Patch::Strategic(_)) && !rt.builtin {
                 return Err(ApiError::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -372,6 +397,9 @@ fn delete_collection(
     let ns = target.namespace.as_deref();
     let page = state.store.list(&target.rt, ns, &opts)?;
     let dry_run = params.dry_run()? || body::delete_options(headers, bytes)?.1;
+    let policy = body::delete_policy(headers, bytes)?;
+    let orphan = body::orphans(params.get("propagationPolicy").or(policy.as_deref()))?;
+    let pre = crate::sim::store::Preconditions::default();
     let mut items = Vec::new();
     for item in page.items {
         let name = item["metadata"]["name"]
@@ -379,11 +407,14 @@ fn delete_collection(
             .unwrap_or_default()
             .to_string();
         let item_ns = item["metadata"]["namespace"].as_str().map(String::from);
-        items.push(
-            state
-                .store
-                .delete(&target.rt, item_ns.as_deref().or(ns), &name, dry_run)?,
-        );
+        items.push(state.store.delete_with_policy(
+            &target.rt,
+            item_ns.as_deref().or(ns),
+            &name,
+            &pre,
+            orphan,
+            dry_run,
+        )?);
     }
     let list: Value = json!({
         "kind": format!("{}List", target.rt.kind),

@@ -135,6 +135,24 @@ impl From<StoreError> for ApiError {
                     "causes": [{"reason": "FieldValueInvalid", "message": format!("Invalid value: {why}"), "field": field}],
                 }))
             }
+            StoreError::Rejected { kind, group, name, errors } => {
+                let causes: Vec<Value> = errors
+                    .iter()
+                    .map(|e| json!({"reason": e.reason(), "message": e.message(), "field": e.field}))
+                    .collect();
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(
+                    json!({"name": name, "group": group, "kind": kind, "causes": causes}),
+                )
+            }
+            StoreError::TooLargeVersion { .. } => {
+                let mut e = Self::new(StatusCode::GATEWAY_TIMEOUT, "Timeout", message)
+                    .with_details(json!({
+                        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1,
+                    }));
+                e.retry_after = Some(1);
+                e
+            }
             StoreError::BadRequest { .. } => Self::bad_request(message),
             StoreError::PatchFailed { .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::AppState;
 use super::handlers::{Params, Target};
 use super::status::ApiError;
-use crate::sim::store::{Watch, WatchFilter};
+use crate::sim::store::{FieldError, Store, StoreError, Watch, WatchFilter};
 
 /// How often a quiet watch that allows bookmarks receives one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -62,6 +62,84 @@ impl Stream {
             event = self.watch.next() => event.map(|e| Bytes::from(e.to_line())),
         }
     }
+}
+
+/// How long a read from a version the store has not reached waits for it, as the real
+/// server's watch cache does before it answers "Too large resource version".
+const FRESHNESS_WAIT: Duration = Duration::from_secs(3);
+
+/// Waits until the store reaches the request's `resourceVersion`, if it names one.
+///
+/// # Errors
+///
+/// 504 `Timeout` with the `ResourceVersionTooLarge` cause when it is not reached in time.
+pub async fn wait_for_version(store: &Store, params: &Params) -> Result<(), ApiError> {
+    let Some(wanted) = params
+        .get("resourceVersion")
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + FRESHNESS_WAIT;
+    let mut changes = store.subscribe();
+    loop {
+        let current = store.resource_version();
+        if current >= wanted {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(StoreError::TooLargeVersion {
+                requested: wanted,
+                current,
+            }
+            .into());
+        }
+        // Any change (or a lagging receiver) is a reason to look at the version again.
+        let _ = tokio::time::timeout(left, changes.recv()).await;
+    }
+}
+
+/// Checks what `sendInitialEvents` needs, as the real server's list options validation does.
+///
+/// # Errors
+///
+/// 422 naming each missing setting.
+pub fn check_initial_events(params: &Params) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let not_older = params.get("resourceVersionMatch") == Some("NotOlderThan");
+    if params.get("sendInitialEvents").is_some() {
+        if !not_older {
+            errors.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !params.flag("allowWatchBookmarks")? {
+            errors.push(FieldError::forbidden(
+                "allowWatchBookmarks",
+                "sendInitialEvents requires setting allowWatchBookmarks to true",
+            ));
+        }
+    } else if params
+        .get("resourceVersionMatch")
+        .is_some_and(|m| !m.is_empty())
+    {
+        errors.push(FieldError::forbidden(
+            "resourceVersionMatch",
+            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+        ));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(StoreError::Rejected {
+        kind: "ListOptions".into(),
+        group: "meta.k8s.io".into(),
+        name: String::new(),
+        errors,
+    }
+    .into())
 }
 
 /// Starts a watch for `target` and streams it.

@@ -122,6 +122,58 @@ impl Inner {
         }
     }
 
+    /// Adds what a new namespace gets from the controllers of a real cluster.
+    pub(super) fn fill_namespace(&mut self, ns: &str, changes: &broadcast::Sender<Arc<Change>>) {
+        for (plural, mut obj) in super::defaults::namespace_objects(ns) {
+            let Some(rt) = self.registry.lookup("", "v1", plural) else {
+                continue;
+            };
+            meta::fill_on_create(&rt, Some(ns), &mut obj);
+            let key = (
+                ns.to_string(),
+                meta::meta_str(&obj, "name").unwrap_or_default().into(),
+            );
+            let exists = self
+                .objects
+                .get(&rt.storage)
+                .is_some_and(|m| m.contains_key(&key));
+            if !exists {
+                self.commit(&rt, key, obj, ChangeType::Added, None, changes);
+            }
+        }
+    }
+
+    /// Deletes every object of the kind a CustomResourceDefinition declares.
+    pub(super) fn delete_custom_resources(
+        &mut self,
+        crd: &Value,
+        changes: &broadcast::Sender<Arc<Change>>,
+    ) {
+        let spec = &crd["spec"];
+        let (Some(group), Some(plural)) =
+            (spec["group"].as_str(), spec["names"]["plural"].as_str())
+        else {
+            return;
+        };
+        let Some(rt) = self
+            .registry
+            .all()
+            .iter()
+            .find(|t| !t.builtin && t.storage.group == group && t.storage.plural == plural)
+            .cloned()
+        else {
+            return;
+        };
+        let keys: Vec<_> = self
+            .objects
+            .get(&rt.storage)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        for key in keys {
+            self.remove(&rt, key, changes);
+        }
+    }
+
     /// Deletes what `owner` owns in its namespace (and what those own), as the garbage
     /// collector does with background propagation, here at once.
     pub(super) fn delete_dependents(

@@ -45,7 +45,7 @@ struct Token {
 
 fn bad_token() -> StoreError {
     StoreError::BadRequest {
-        message: "continue key is not valid".into(),
+        message: "invalid continue token: continue key is not valid".into(),
     }
 }
 
@@ -77,6 +77,10 @@ impl Store {
         let (version, after, served) = match &opts.continue_token {
             Some(t) => {
                 let t = Token::decode(t)?;
+                // A token from a version not yet reached was not made here.
+                if t.rv > inner.version {
+                    return Err(bad_token());
+                }
                 if t.rv < inner.history.compacted() {
                     return Err(StoreError::Expired {
                         requested: t.rv,

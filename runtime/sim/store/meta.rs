@@ -116,10 +116,25 @@ pub fn check_body(
     Ok(())
 }
 
-// A kind may be written through any of the versions the registry serves for its group.
+/// Checks that a body or a patched object names the object of the URL, as the real server's
+/// `checkName` does for updates and every patch type.
+pub fn check_url_name(obj: &Value, name: &str) -> Result<(), StoreError> {
+    match meta_str(obj, "name") {
+        Some(body_name) if !body_name.is_empty() && body_name != name => {
+            Err(StoreError::BadRequest {
+                message: format!(
+                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
+                ),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+// The real server decodes a body only in the group version of its URL; any other is refused
+// before conversion.
 fn api_version_matches(rt: &ResourceType, api_version: &str) -> bool {
-    let (group, _) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    group == rt.group || (rt.is_events_v1() && group.is_empty())
+    api_version == rt.api_version()
 }
 
 /// Checks a name the way Kubernetes checks DNS subdomain names.
@@ -204,6 +219,22 @@ pub fn fill_on_create(rt: &ResourceType, namespace: Option<&str>, obj: &mut Valu
         ("", "Namespace") => obj["status"] = json!({"phase": "Active"}),
         ("", "Pod") if obj.get("status").is_none_or(|s| s.get("phase").is_none()) => {
             obj["status"] = json!({"phase": "Pending"});
+        }
+        // Allocated once, from the default service range; updates keep it.
+        ("", "Service")
+            if obj["spec"].is_object()
+                && obj["spec"]["type"] != "ExternalName"
+                && obj["spec"].get("clusterIP").is_none() =>
+        {
+            let ip = format!(
+                "10.96.{}.{}",
+                rand::random_range(0..=255u8),
+                rand::random_range(1..=254u8)
+            );
+            obj["spec"]["clusterIP"] = json!(ip);
+            obj["spec"]["clusterIPs"] = json!([ip]);
+            obj["spec"]["ipFamilies"] = json!(["IPv4"]);
+            obj["spec"]["ipFamilyPolicy"] = json!("SingleStack");
         }
         _ => {}
     }

@@ -9,6 +9,7 @@
 mod apply;
 mod defaults;
 mod events;
+mod immutable;
 mod inner;
 mod label_grammar;
 mod list;
@@ -26,6 +27,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+pub use immutable::{FieldError, FieldErrorKind};
 pub use list::{ListOptions, ListPage};
 pub use patch::Patch;
 pub use schema::FieldValidation;
@@ -57,8 +59,20 @@ pub enum StoreError {
         field: String,
         message: String,
     },
+    /// Several refused fields at once, each with its own reason (`Forbidden`, `Invalid
+    /// value`, `Required value`), as the real server's field validation reports them.
+    #[error("{} \"{name}\" is invalid: {}", immutable::qualified(.kind, .group), immutable::summary(.errors))]
+    Rejected {
+        kind: String,
+        group: String,
+        name: String,
+        errors: Vec<FieldError>,
+    },
     #[error("{message}")]
     BadRequest { message: String },
+    /// A read or watch from a version the store has not reached (504 on a real server).
+    #[error("Too large resource version: {requested}, current: {current}")]
+    TooLargeVersion { requested: u64, current: u64 },
     #[error("the patch could not be applied: {message}")]
     PatchFailed { message: String },
     #[error("too old resource version: {requested} ({oldest})")]
@@ -346,6 +360,7 @@ impl Store {
             ));
         }
         meta::check_name(rt, &obj, &name)?;
+        defaults::crd_status(rt, &mut obj);
         self.admit(Operation::Create, rt, &mut obj)?;
 
         let mut inner = self.write();
@@ -373,6 +388,9 @@ impl Store {
         let obj = inner.commit(rt, key, obj, ChangeType::Added, None, &self.changes);
         if rt.group == "apiextensions.k8s.io" {
             inner.registry.add_crd(&obj);
+        }
+        if rt.group.is_empty() && rt.kind == "Namespace" {
+            inner.fill_namespace(&name, &self.changes);
         }
         Ok((view(rt, &obj), warnings))
     }
@@ -463,6 +481,11 @@ impl Store {
         }
         if rt.group.is_empty() && rt.plural == "namespaces" {
             inner.delete_namespace_contents(name, &self.changes);
+        }
+        // The real server removes a CRD's objects before the CRD, then stops serving them.
+        if rt.group == "apiextensions.k8s.io" {
+            inner.delete_custom_resources(&old, &self.changes);
+            inner.registry.remove_crd(&old);
         }
         let gone = inner.remove(rt, key, &self.changes);
         // Only workloads own objects here; skipping the scan keeps mass pod deletes linear.

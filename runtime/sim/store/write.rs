@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::meta::{self, meta_str};
 use super::{
-    ChangeType, FieldValidation, Operation, Patch, Store, StoreError, patch_pins_version, schema,
-    scope, storage_form, view,
+    ChangeType, FieldValidation, Operation, Patch, Store, StoreError, defaults, immutable,
+    patch_pins_version, schema, scope, storage_form, view,
 };
 use crate::sim::kinds::ResourceType;
 
@@ -53,15 +53,7 @@ impl Store {
         validation: FieldValidation,
     ) -> Result<(Value, Vec<String>), StoreError> {
         meta::check_body(rt, ns, &obj)?;
-        if let Some(body_name) = meta_str(&obj, "name")
-            && body_name != name
-        {
-            return Err(StoreError::BadRequest {
-                message: format!(
-                    "the name of the object ({body_name}) does not match the name on the URL ({name})"
-                ),
-            });
-        }
+        meta::check_url_name(&obj, name)?;
         self.write_over(rt, ns, name, status, dry_run, validation, |_| {
             Ok(obj.clone())
         })
@@ -111,6 +103,9 @@ impl Store {
         dry_run: bool,
         validation: FieldValidation,
     ) -> Result<(Value, Vec<String>), StoreError> {
+        if let Patch::Apply { body, .. } = patch {
+            check_applied(rt, body, name)?;
+        }
         if let Patch::Apply { body, manager } = patch
             && self.get(rt, ns, name).is_err()
         {
@@ -152,6 +147,7 @@ impl Store {
                 .and_then(|m| m.get(&key).cloned())
                 .ok_or_else(|| Self::not_found(rt, name))?;
             let mut new = make(&view(rt, &old))?;
+            meta::check_url_name(&new, name)?;
             meta::strip_nulls(&mut new);
             // The whole result is decoded, so that a patch cannot store what a body could not.
             let warnings = schema::check(rt, &mut new, validation)?;
@@ -175,6 +171,9 @@ impl Store {
             }
             new["apiVersion"] = json!(rt.stored_api_version());
             new["kind"] = json!(rt.kind);
+            defaults::crd_status(rt, &mut new);
+            immutable::keep_allocated(rt, &old, &mut new);
+            immutable::check(rt, &old, &new)?;
             meta::carry_over(&old, &mut new);
             self.admit(Operation::Update, rt, &mut new)?;
 
@@ -210,4 +209,34 @@ impl Store {
             return Ok((view(rt, &obj), warnings));
         }
     }
+}
+
+// What the real server's field manager checks of an applied configuration before merging it:
+// the URL's group version, a kind, the URL's name, and no field ownership of its own.
+fn check_applied(rt: &ResourceType, body: &Value, name: &str) -> Result<(), StoreError> {
+    let bad = |message: String| Err(StoreError::BadRequest { message });
+    let version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if version != rt.api_version() {
+        return bad(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {version}, expected: {}",
+            rt.api_version()
+        ));
+    }
+    match body.get("kind").and_then(Value::as_str) {
+        None | Some("") => return bad(format!("Object 'Kind' is missing in '{body}'")),
+        Some(kind) if kind != rt.kind => {
+            return bad(format!(
+                "the kind {kind:?} of the applied object does not match {:?} of the URL",
+                rt.kind
+            ));
+        }
+        Some(_) => {}
+    }
+    if body
+        .get("metadata")
+        .is_some_and(|m| m.get("managedFields").is_some())
+    {
+        return bad("metadata.managedFields must be nil".into());
+    }
+    meta::check_url_name(body, name)
 }
