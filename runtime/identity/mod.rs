@@ -27,7 +27,9 @@ pub use command::{CheckCommand, run_check};
 pub use error::IdentityError;
 pub use fetch::{MESHED_SELECTOR, Visit, control_plane, for_each_pod};
 pub use proxies::{ProxyPod, ProxyReader, proxies};
-pub use upgrade::{Changed, Material, UpgradeRequest, Upgraded, merge_patch, prepare, upgrade};
+pub use upgrade::{
+    Changed, Material, Prepared, UpgradeRequest, Upgraded, apply, merge_patch, prepare, upgrade,
+};
 
 use crate::cluster::Cluster;
 use crate::linkerd::{self, ControlPlaneObjects, Layout, TrustAnchors};

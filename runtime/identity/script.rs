@@ -276,20 +276,18 @@ fn upgrade_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     let cluster = cluster(ctx, F)?;
 
     // Every refusal comes before consent is asked, so a refused change asks nothing.
-    let (_, _, plan) = run(ctx, F, super::prepare(cluster, &request))?;
-    if !plan.changes.is_empty() {
-        ctx.ensure(&format!(
-            "{} in namespace {}",
-            plan.action, request.namespace
-        ))
-        .map_err(|e| fail(chain_text(&e)))?;
+    let prepared = run(ctx, F, super::prepare(cluster, &request))?;
+    let action = prepared.plan.action.clone();
+    if !prepared.plan.changes.is_empty() {
+        ctx.ensure(&format!("{action} in namespace {}", request.namespace))
+            .map_err(|e| fail(chain_text(&e)))?;
     }
     let mode = if ctx.dry_run() {
         WriteMode::DryRun
     } else {
         WriteMode::Apply
     };
-    let done = run(ctx, F, super::upgrade(cluster, &request, mode))?;
+    let done = run(ctx, F, super::apply(cluster, &request, prepared, mode))?;
 
     let mut changed = Array::new();
     for change in &done.changed {
@@ -314,7 +312,7 @@ fn upgrade_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
         changed.push(m.into());
     }
     if done.changed.is_empty() {
-        ctx.log(Level::Info, format!("{}: already in place", plan.action));
+        ctx.log(Level::Info, format!("{action}: already in place"));
     }
     for note in &done.notes {
         ctx.log(Level::Info, format!("note: {note}"));

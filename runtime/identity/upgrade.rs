@@ -94,7 +94,16 @@ fn plan(
     }
 }
 
-/// The control plane's layout and the plan of `request`, without writing anything.
+/// The objects an upgrade starts from, their layout and the plan: everything is known and
+/// every refusal has happened, and nothing is written yet.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub objects: ControlPlaneObjects,
+    pub layout: Layout,
+    pub plan: Plan,
+}
+
+/// Reads the control plane and plans `request`, without writing anything.
 ///
 /// # Errors
 ///
@@ -102,27 +111,51 @@ fn plan(
 pub async fn prepare(
     cluster: &Cluster,
     request: &UpgradeRequest,
-) -> Result<(ControlPlaneObjects, Layout, Plan), IdentityError> {
+) -> Result<Prepared, IdentityError> {
     let objects = fetch::control_plane(cluster, &request.namespace).await?;
     let layout = linkerd::detect(&objects)?;
     let plan = plan(&objects, &layout, request)?;
-    Ok((objects, layout, plan))
+    Ok(Prepared {
+        objects,
+        layout,
+        plan,
+    })
 }
 
-/// Plans and applies `request`; with [`WriteMode::DryRun`] every patch is a server-side
-/// dry-run and nothing is stored.
+/// Plans and applies `request`: [`prepare`], then [`apply`].
 ///
 /// # Errors
 ///
-/// A refusal before any write; a failed patch (the objects patched before it stay patched:
-/// the error names the object, and running the upgrade again finishes the rest, since
-/// objects already as wanted are not written).
+/// As both.
 pub async fn upgrade(
     cluster: &Cluster,
     request: &UpgradeRequest,
     mode: WriteMode,
 ) -> Result<Upgraded, IdentityError> {
-    let (mut objects, layout, first) = prepare(cluster, request).await?;
+    let prepared = prepare(cluster, request).await?;
+    apply(cluster, request, prepared, mode).await
+}
+
+/// Patches each object of the prepared plan; with [`WriteMode::DryRun`] every patch is a
+/// server-side dry-run and nothing is stored. Each patch is computed again from the object
+/// as it is when sent, so an object changed since [`prepare`] read it keeps that change.
+///
+/// # Errors
+///
+/// A failed patch, or a plan refused on an object changed since (the objects patched before
+/// it stay patched: the error names the object, and running the upgrade again finishes the
+/// rest, since objects already as wanted are not written).
+pub async fn apply(
+    cluster: &Cluster,
+    request: &UpgradeRequest,
+    prepared: Prepared,
+    mode: WriteMode,
+) -> Result<Upgraded, IdentityError> {
+    let Prepared {
+        mut objects,
+        layout,
+        plan: first,
+    } = prepared;
     let mut changed = Vec::new();
     for change in &first.changes {
         let target = change.object.clone();
