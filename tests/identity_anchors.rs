@@ -65,10 +65,7 @@ async fn case_1_untidy_bundles_read_the_same_and_are_rewritten_canonically() {
             "{what}: same certificates everywhere"
         );
         assert!(
-            out["kinds"]
-                .as_array()
-                .unwrap()
-                .contains(&json!(finding)),
+            out["kinds"].as_array().unwrap().contains(&json!(finding)),
             "{what}: {out}"
         );
         assert_eq!(
