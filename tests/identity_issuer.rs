@@ -138,13 +138,11 @@ async fn case_4_two_roots_with_one_subject_are_told_apart() {
     assert!(ran.events_of("diff").is_empty());
 }
 
-fn issuer_cert(path: &Path) -> Box<runner::pki::Certificate> {
+fn issuer_cert(path: &Path) -> runner::pki::Certificate {
     let text = std::fs::read_to_string(path).unwrap();
-    Box::new(
-        runner::pki::parse_certificates(&text, "file")
-            .unwrap()
-            .remove(0),
-    )
+    runner::pki::parse_certificates(&text, "file")
+        .unwrap()
+        .remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
