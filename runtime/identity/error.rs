@@ -18,10 +18,6 @@ pub enum IdentityError {
     /// A page of a list could not be read as a list of objects.
     #[error("listing {resource}: the answer is not a list of objects: {problem}")]
     BadList { resource: String, problem: String },
-
-    /// A change could not be turned into a write of the object.
-    #[error("patching {object}: {problem}")]
-    Patch { object: String, problem: String },
 }
 
 // Boxed: both are large, and every `Result` of this module would carry their size.

@@ -10,6 +10,8 @@
 //! | `check.rs`   | the identity checks and the data-plane check page by page              |
 //! | `proxies.rs` | per meshed pod: anchors, proxy start time, readiness                   |
 //! | `options.rs` | checked option maps of the script functions                            |
+//! | `material.rs`| `upgrade`'s certificates and issuer key from script values              |
+//! | `values.rs`  | the maps the script functions return                                   |
 //! | `script.rs`  | the Rhai functions `layout`, `read_trust_anchors`, `upgrade`, …        |
 //! | `command.rs` | `runner check`                                                         |
 
@@ -17,10 +19,12 @@ mod check;
 mod command;
 mod error;
 mod fetch;
+mod material;
 mod options;
 mod proxies;
 pub mod script;
 mod upgrade;
+mod values;
 
 pub use check::{CheckRequest, Checked, check};
 pub use command::{CheckCommand, run_check};

@@ -9,13 +9,14 @@ use rhai::{Array, Dynamic, Engine, EvalAltResult, FuncRegistration, Map};
 use time::OffsetDateTime;
 
 use super::options::Options;
-use super::{CheckRequest, IdentityError, Material, UpgradeRequest};
+use super::{CheckRequest, IdentityError, UpgradeRequest};
+use super::{material, values};
 use crate::cluster::script::block;
 use crate::cluster::{Cluster, ClusterError, WriteMode};
 use crate::engine::RunContext;
-use crate::linkerd::{Layout, Report, Status, TrustAnchors};
+use crate::linkerd::Report;
 use crate::output::{Basis, Event, Format, Level};
-use crate::pki::{Bundle, Certificate, CertifiedKey, chain_text};
+use crate::pki::chain_text;
 
 type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
 
@@ -42,10 +43,6 @@ fn run<T>(
 ) -> ScriptResult<T> {
     let result = block(ctx, async { Ok::<_, ClusterError>(request.await) })?;
     result.map_err(|e| fail(format!("{function}: {}", chain_text(&e))))
-}
-
-fn to_script(value: &impl serde::Serialize) -> ScriptResult<Dynamic> {
-    rhai::serde::to_dynamic(value)
 }
 
 /// Registers `name(options)` and `name()`, which is `name(#{})`.
@@ -175,36 +172,7 @@ fn layout_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     let namespace = options.namespace("namespace").map_err(fail)?;
     let cluster = cluster(ctx, F)?;
     let (_, layout) = run(ctx, F, super::layout(cluster, &namespace))?;
-    Ok(layout_map(&layout).into())
-}
-
-pub(super) fn layout_map(layout: &Layout) -> Map {
-    let mut map = Map::new();
-    map.insert("era".into(), layout.era.releases().into());
-    map.insert("releases".into(), releases(layout).into());
-    map.insert("namespace".into(), layout.namespace.clone().into());
-    map.insert("scheme".into(), layout.scheme.name().into());
-    map.insert("external_ca".into(), layout.external_ca.into());
-    map.insert("helm".into(), layout.helm_managed().into());
-    let evidence: Array = layout
-        .helm_evidence
-        .iter()
-        .map(|e| e.clone().into())
-        .collect();
-    map.insert("helm_evidence".into(), evidence.into());
-    map.insert("trust_domain".into(), layout.trust_domain.clone().into());
-    map
-}
-
-fn releases(layout: &Layout) -> &'static str {
-    use crate::linkerd::Era;
-    match layout.era {
-        Era::A => "stable-2.7 and stable-2.8",
-        Era::B1 => "stable-2.9",
-        Era::B2 => "stable-2.10",
-        Era::C0 => "stable-2.11",
-        Era::C => "stable-2.12 and later, edge releases",
-    }
+    Ok(values::layout_map(&layout).into())
 }
 
 fn read_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
@@ -219,41 +187,7 @@ fn read_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
             format!("trust anchors at {}: {}", finding.location, finding.message),
         );
     }
-    anchors_map(&anchors)
-}
-
-fn anchors_map(anchors: &TrustAnchors) -> ScriptResult<Dynamic> {
-    let mut map = Map::new();
-    let certs: Array = anchors
-        .bundle
-        .certs()
-        .iter()
-        .cloned()
-        .map(Dynamic::from)
-        .collect();
-    map.insert("certs".into(), certs.into());
-    map.insert("bundle".into(), Dynamic::from(anchors.bundle.clone()));
-    let fingerprints: Array = anchors
-        .fingerprints
-        .iter()
-        .map(|f| f.clone().into())
-        .collect();
-    map.insert("fingerprints".into(), fingerprints.into());
-    map.insert("consistent".into(), anchors.consistent().into());
-    map.insert("source".into(), anchors.source.to_string().into());
-    let findings: Array = anchors
-        .findings
-        .iter()
-        .map(|f| {
-            let mut m = Map::new();
-            m.insert("kind".into(), to_script(&f.kind).unwrap_or_default());
-            m.insert("place".into(), f.location.clone().into());
-            m.insert("message".into(), f.message.clone().into());
-            Dynamic::from_map(m)
-        })
-        .collect();
-    map.insert("findings".into(), findings.into());
-    Ok(map.into())
+    Ok(values::anchors_map(&anchors).into())
 }
 
 fn upgrade_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
@@ -266,7 +200,7 @@ fn upgrade_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
         "allow_helm",
     ];
     let options = Options::new(F, options, &KNOWN).map_err(fail)?;
-    let material = material(&options)?;
+    let material = material::material(&options)?;
     let request = UpgradeRequest {
         namespace: options.namespace("namespace").map_err(fail)?,
         material,
@@ -325,95 +259,6 @@ fn upgrade_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     Ok(map.into())
 }
 
-/// What `upgrade`'s options ask to deploy.
-fn material(options: &Options<'_>) -> ScriptResult<Material> {
-    let anchors = options.value("trust_anchors");
-    let issuer = options.value("issuer");
-    match (anchors, issuer) {
-        (Some(_), Some(_)) => Err(fail(
-            "upgrade: give either `trust_anchors` or `issuer`, not both: deploy the bundle, \
-             restart, then rotate the issuer",
-        )),
-        (None, None) => Err(fail(
-            "upgrade: give `trust_anchors` (a Bundle) or `issuer` (a gen_cert result)",
-        )),
-        (Some(value), None) => {
-            if options.value("issuer_key").is_some() {
-                return Err(fail(
-                    "upgrade: `issuer_key` goes with `issuer`, not with `trust_anchors`",
-                ));
-            }
-            let certs = certificates("trust_anchors", value)?;
-            let bundle = Bundle::build(&certs, &[]).map_err(|e| {
-                fail(format!(
-                    "upgrade: option `trust_anchors`: {}",
-                    chain_text(&e)
-                ))
-            })?;
-            Ok(Material::Anchors(bundle))
-        }
-        (None, Some(value)) => {
-            let own_key = value
-                .read_lock::<CertifiedKey>()
-                .map(|pair| pair.key().to_sec1_pem());
-            let certs = certificates("issuer", value)?;
-            let key_pem = match (options.string("issuer_key").map_err(fail)?, own_key) {
-                (Some(given), _) => key_text(&given)?,
-                (None, Some(own)) => {
-                    own.map_err(|e| fail(format!("upgrade: {}", chain_text(&e))))?
-                }
-                (None, None) => {
-                    return Err(fail(
-                        "upgrade: option `issuer_key` is required when `issuer` is a \
-                         certificate without its key (give the PEM text or the key file)",
-                    ));
-                }
-            };
-            Ok(Material::Issuer { certs, key_pem })
-        }
-    }
-}
-
-/// Certificates from a Certificate, a gen_cert result, a Bundle or an array of those.
-fn certificates(key: &str, value: Dynamic) -> ScriptResult<Vec<Certificate>> {
-    let wanted = "a Certificate, a gen_cert result, a Bundle or an array of those";
-    let mut out = Vec::new();
-    let mut stack = vec![value];
-    while let Some(item) = stack.pop() {
-        if let Some(cert) = item.read_lock::<Certificate>() {
-            out.push(cert.clone());
-        } else if let Some(pair) = item.read_lock::<CertifiedKey>() {
-            out.push(pair.cert().clone());
-        } else if let Some(bundle) = item.read_lock::<Bundle>() {
-            out.extend(bundle.certs().iter().cloned());
-        } else if item.is_array() {
-            let mut items = item.into_array().unwrap_or_default();
-            items.reverse();
-            stack.extend(items);
-        } else {
-            return Err(fail(format!(
-                "upgrade: option `{key}` must be {wanted}, not {}",
-                crate::pki::script::type_name(&item)
-            )));
-        }
-    }
-    if out.is_empty() {
-        return Err(fail(format!(
-            "upgrade: option `{key}` holds no certificate"
-        )));
-    }
-    Ok(out)
-}
-
-/// The key PEM: the text itself, or the file it names. Never echoed in errors.
-fn key_text(given: &str) -> ScriptResult<String> {
-    if given.contains("-----BEGIN") {
-        return Ok(given.to_owned());
-    }
-    crate::pki::read_text(std::path::Path::new(given))
-        .map_err(|e| fail(format!("upgrade: option `issuer_key`: {}", chain_text(&e))))
-}
-
 fn check_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     const F: &str = "check";
     const KNOWN: [&str; 4] = [
@@ -436,7 +281,7 @@ fn check_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     let cluster = cluster(ctx, F)?;
     let checked = run(ctx, F, super::check(cluster, &request))?;
     print_report(ctx, &checked.report);
-    Ok(report_map(&checked.report, strict).into())
+    Ok(values::report_map(&checked.report, strict).into())
 }
 
 /// Prints the report as `linkerd check` does, or as one log event in JSON output.
@@ -455,79 +300,12 @@ fn print_report(ctx: &RunContext, report: &Report) {
     }
 }
 
-/// The report as a script value; `success` counts warnings as failures when `strict`.
-pub(super) fn report_map(report: &Report, strict: bool) -> Map {
-    let mut checks = Array::new();
-    for section in &report.sections {
-        for check in &section.checks {
-            let mut m = Map::new();
-            m.insert("section".into(), section.name.clone().into());
-            m.insert("description".into(), check.description.clone().into());
-            let status = match check.status {
-                Status::Ok => "ok",
-                Status::Warning => "warning",
-                Status::Error => "error",
-            };
-            m.insert("status".into(), status.into());
-            m.insert(
-                "message".into(),
-                check.message.clone().unwrap_or_default().into(),
-            );
-            let hint = format!("{}{}", crate::linkerd::HINT_BASE, check.hint_anchor);
-            m.insert("hint".into(), hint.into());
-            checks.push(m.into());
-        }
-    }
-    let stale: Array = report
-        .stale_pods
-        .iter()
-        .map(|pod| {
-            let mut m = Map::new();
-            m.insert("namespace".into(), pod.namespace.clone().into());
-            m.insert("name".into(), pod.name.clone().into());
-            let missing: Array = pod.missing.iter().map(|f| f.clone().into()).collect();
-            m.insert("missing".into(), missing.into());
-            let problem = pod.problem.clone().map_or(Dynamic::UNIT, Dynamic::from);
-            m.insert("problem".into(), problem);
-            Dynamic::from_map(m)
-        })
-        .collect();
-    let warnings = report.has_warnings();
-    let mut map = Map::new();
-    map.insert(
-        "success".into(),
-        (report.success() && !(strict && warnings)).into(),
-    );
-    map.insert("warnings".into(), warnings.into());
-    map.insert("checks".into(), checks.into());
-    map.insert("stale_pods".into(), stale.into());
-    map
-}
-
 fn proxies_fn(ctx: &RunContext, options: Map) -> ScriptResult<Dynamic> {
     const F: &str = "proxies";
     let options = Options::new(F, options, &["namespaces"]).map_err(fail)?;
     let namespaces = options.strings("namespaces").map_err(fail)?;
     let cluster = cluster(ctx, F)?;
     let pods = run(ctx, F, super::proxies(cluster, &namespaces))?;
-    let list: Array = pods
-        .iter()
-        .map(|pod| {
-            let mut m = Map::new();
-            m.insert("namespace".into(), pod.namespace.clone().into());
-            m.insert("name".into(), pod.name.clone().into());
-            m.insert("control_plane".into(), pod.control_plane.into());
-            m.insert("owner".into(), pod.owner.clone().into());
-            let anchors: Array = pod.anchors.iter().map(|f| f.clone().into()).collect();
-            m.insert("anchors".into(), anchors.into());
-            let started = pod
-                .proxy_started
-                .clone()
-                .map_or(Dynamic::UNIT, Dynamic::from);
-            m.insert("proxy_started".into(), started);
-            m.insert("ready".into(), pod.ready.into());
-            Dynamic::from_map(m)
-        })
-        .collect();
+    let list: Array = pods.iter().map(values::proxy_map).collect();
     Ok(list.into())
 }
