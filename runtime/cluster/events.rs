@@ -129,6 +129,8 @@ pub fn read(value: &Value) -> SeenEvent {
         .or(value["count"].as_i64())
         .or(value["deprecatedCount"].as_i64())
         .unwrap_or(1);
+    // The most specific time the recorder wrote; the object's own creation time only when it
+    // wrote none (an event copied or replayed later is created long after it happened).
     let last = [
         &value["series"]["lastObservedTime"],
         &value["lastTimestamp"],
@@ -137,8 +139,7 @@ pub fn read(value: &Value) -> SeenEvent {
         &value["metadata"]["creationTimestamp"],
     ]
     .into_iter()
-    .filter_map(time_at)
-    .max();
+    .find_map(time_at);
     let name = text(&value["metadata"]["name"]);
     let instance = [&value["reportingInstance"], &value["source"]["host"]]
         .into_iter()
