@@ -320,3 +320,63 @@ fn timeout(wait: &EventWait, wanted: usize, seen: &[SeenEvent]) -> EventError {
         seen,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn at(text: &str) -> OffsetDateTime {
+        OffsetDateTime::parse(text, &Rfc3339).unwrap()
+    }
+
+    #[test]
+    fn both_event_apis_are_read_with_their_latest_time() {
+        let core = read(&json!({
+            "metadata": { "name": "e1", "creationTimestamp": "2026-12-03T19:00:00Z" },
+            "involvedObject": { "kind": "Deployment", "namespace": "linkerd",
+                                "name": "linkerd-identity" },
+            "reason": "IssuerUpdated", "message": "Updated identity issuer", "type": "Normal",
+            "count": 3, "lastTimestamp": "2026-12-03T20:00:05Z",
+            "source": { "host": "node-1" },
+        }));
+        assert_eq!(core.count, 3);
+        assert_eq!(core.time, "2026-12-03T20:00:05Z");
+        assert_eq!(core.object, "Deployment linkerd/linkerd-identity");
+        assert_eq!(core.instance, "node-1");
+
+        let new_api = read(&json!({
+            "metadata": { "name": "e2", "creationTimestamp": "2026-12-03T19:00:00Z" },
+            "regarding": { "kind": "Deployment", "namespace": "linkerd", "name": "x" },
+            "reason": "IssuerUpdated", "note": "from the new API", "type": "Normal",
+            "eventTime": "2026-12-03T20:00:00.250000Z",
+            "series": { "count": 4, "lastObservedTime": "2026-12-03T20:01:00.500000Z" },
+            "reportingInstance": "identity-abc",
+        }));
+        assert_eq!(new_api.count, 4);
+        assert_eq!(new_api.message, "from the new API");
+        assert_eq!(new_api.last, Some(at("2026-12-03T20:01:00.5Z")));
+        assert_eq!(new_api.instance, "identity-abc");
+        assert_eq!(new_api.object, "Deployment linkerd/x");
+    }
+
+    #[test]
+    fn an_old_event_is_new_only_once_bumped() {
+        let after = at("2026-12-03T20:00:00.700Z");
+        let event = |count: i64, last: &str| {
+            read(
+                &json!({ "metadata": { "name": "e" }, "reason": "R", "count": count,
+                          "lastTimestamp": last }),
+            )
+        };
+        let old = event(1, "2026-12-03T19:00:00Z");
+        assert!(!is_new(&old, None, after));
+        assert!(!is_new(&old, Some(&old), after));
+        // Whole-second timestamps: the same second as the moment counts as after it.
+        assert!(is_new(&event(1, "2026-12-03T20:00:00Z"), None, after));
+        // A bump seen against the baseline happened during the wait.
+        assert!(is_new(&event(2, "2026-12-03T19:00:00Z"), Some(&old), after));
+        assert!(is_new(&event(2, "2026-12-03T20:00:01Z"), Some(&old), after));
+    }
+}

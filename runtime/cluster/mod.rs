@@ -32,6 +32,7 @@ mod rollout_ondelete;
 mod rollout_progress;
 pub mod rollout_status;
 pub mod script;
+pub mod script_options;
 pub mod script_rollout;
 pub mod target;
 mod watch;
