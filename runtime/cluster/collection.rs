@@ -3,14 +3,17 @@
 //!
 //! kube-runtime's watcher does the hard parts: a list first, a watch from the list's version,
 //! a re-list when the server answers 410 (the version left its history), and a new watch
-//! (with backoff) when a connection is cut or the server fails. This type only keeps the
-//! snapshot and hands it over after each change.
+//! (with backoff) when a connection is cut or the server fails. This type keeps the snapshot
+//! and hands it over after each change, and re-lists when a watch is refused with an HTTP 410
+//! (the watcher re-lists only on a 410 sent as a watch event, as the real API server sends it;
+//! a server or proxy that answers the request itself with 410 would leave it retrying the same
+//! expired version forever).
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use kube::api::DynamicObject;
+use kube::api::{Api, DynamicObject};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 
@@ -21,6 +24,8 @@ use super::kinds::Kind;
 pub struct CollectionWatch {
     kind: String,
     namespace: String,
+    api: Api<DynamicObject>,
+    config: watcher::Config,
     stream: BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>>,
     objects: BTreeMap<String, DynamicObject>,
     /// Filled while a (re-)list runs, swapped in when it is complete.
@@ -36,13 +41,13 @@ impl CollectionWatch {
         if let Some(selector) = selector.filter(|s| !s.is_empty()) {
             config = config.labels(selector);
         }
-        let stream = watcher::watcher(api(cluster.client(), kind, Some(namespace)), config)
-            .default_backoff()
-            .boxed();
+        let api = api(cluster.client(), kind, Some(namespace));
         Self {
             kind: kind.name().to_owned(),
             namespace: namespace.to_owned(),
-            stream,
+            stream: stream(&api, &config),
+            api,
+            config,
             objects: BTreeMap::new(),
             listing: None,
             synced: false,
@@ -84,6 +89,17 @@ impl CollectionWatch {
                         return &self.objects;
                     }
                 }
+                Err(watcher::Error::WatchStartFailed(kube::Error::Api(status)))
+                    if status.code == 410 =>
+                {
+                    tracing::debug!(
+                        kind = %self.kind,
+                        namespace = %self.namespace,
+                        "watch version expired; listing again"
+                    );
+                    self.listing = None;
+                    self.stream = stream(&self.api, &self.config);
+                }
                 Err(error) => tracing::debug!(
                     kind = %self.kind,
                     namespace = %self.namespace,
@@ -93,4 +109,13 @@ impl CollectionWatch {
             }
         }
     }
+}
+
+fn stream(
+    api: &Api<DynamicObject>,
+    config: &watcher::Config,
+) -> BoxStream<'static, Result<Event<DynamicObject>, watcher::Error>> {
+    watcher::watcher(api.clone(), config.clone())
+        .default_backoff()
+        .boxed()
 }

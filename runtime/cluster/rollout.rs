@@ -239,6 +239,7 @@ async fn restart_namespace(
                         entry,
                         started,
                         generation,
+                        seen: None,
                     });
                 }
             }
@@ -320,6 +321,8 @@ struct Pending {
     started: Instant,
     /// The generation the restart produced; older observations do not count.
     generation: i64,
+    /// The `resourceVersion` last judged.
+    seen: Option<String>,
 }
 
 /// Waits for the rollouts of one kind in one namespace through one collection watch.
@@ -342,7 +345,15 @@ async fn wait_rollouts(
         tokio::select! {
             objects = watch.changed() => {
                 for p in &mut pending {
-                    let (phase, message) = match objects.get(&p.entry.name) {
+                    let object = objects.get(&p.entry.name);
+                    // Only a changed object can change its rollout's state: a namespace of many
+                    // workloads delivers many events, each about one of them.
+                    let version = object.and_then(|o| o.metadata.resource_version.clone());
+                    if object.is_some() && version == p.seen {
+                        continue;
+                    }
+                    p.seen = version;
+                    let (phase, message) = match object {
                         None => (Phase::Failed, "deleted during its rollout".to_owned()),
                         Some(object) => match status(kind, object, p.generation) {
                             Rollout::Complete => (Phase::Complete, "rollout complete".to_owned()),
