@@ -4,7 +4,8 @@
 //! namespace after the other, against the same sim. Also counts write requests per workload
 //! from the sim. Run with `cargo bench --bench restart_ns` (`--profile dev` on a small
 //! machine); `RESTART_BENCH_NAMESPACES` and `RESTART_BENCH_DEPLOYMENTS` change the size
-//! (default 100 × 20). The kubectl baseline is skipped when kubectl is missing.
+//! (default 100 × 20). The kubectl baseline is skipped when kubectl is missing, or with
+//! `RESTART_BENCH_SKIP_KUBECTL` set.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -213,6 +214,9 @@ async fn run() {
         figures.push((concurrency, took));
     }
     sim.counts().reset();
+    if std::env::var_os("RESTART_BENCH_SKIP_KUBECTL").is_some() {
+        return;
+    }
     if let Some(baseline) = kubectl_loop(&sim, namespaces).await {
         let (most, mean) = writes(&sim, namespaces, deployments);
         println!(
