@@ -328,3 +328,50 @@ async fn restart_on_delete_replaces_on_delete_pods_one_at_a_time() {
         .count();
     assert_eq!(replacing, 2, "{:#?}", ran.of("rollout"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_namespace_and_unknown_options_are_named_before_any_write() {
+    let h = Harness::scenario("edge").await;
+    h.sim.counts().reset();
+    let ran = h.run(r#"restart_ns(["emojivoto", "nope"])"#, false).await;
+    assert!(
+        ran.error().contains("namespace nope does not exist"),
+        "{}",
+        ran.error()
+    );
+    let ran = h
+        .run(
+            r#"restart_ns("emojivoto", #{ timout: duration("1m") })"#,
+            false,
+        )
+        .await;
+    assert!(
+        ran.error().contains(
+            "restart_ns: unknown option `timout`: the options are selector, kinds, timeout, \
+             concurrency, restart_on_delete"
+        ),
+        "{}",
+        ran.error()
+    );
+    let ran = h
+        .run(r#"restart_ns("emojivoto", #{ kinds: ["CronJob"] })"#, false)
+        .await;
+    assert!(
+        ran.error().contains(
+            "restart_ns: unknown kind `CronJob` in `kinds`: the kinds are Deployment, \
+             StatefulSet, DaemonSet"
+        ),
+        "{}",
+        ran.error()
+    );
+    let ran = h
+        .run(r#"restart_ns("emojivoto", #{ concurrency: "4" })"#, false)
+        .await;
+    assert!(
+        ran.error()
+            .contains("restart_ns: option `concurrency` is a positive integer, not string"),
+        "{}",
+        ran.error()
+    );
+    assert_eq!(h.sim.counts().writes(), 0);
+}

@@ -12,8 +12,10 @@
 //! | `collection` | one kind in one namespace kept current by one watch (re-lists on 410) |
 //! | `inventory` | which workloads are meshed; meshed pods no workload owns               |
 //! | `rollout`, `rollout_status`, `rollout_ondelete` | `restart_ns`: restart and wait as kubectl does |
+//! | `rollout_progress` | the progress bar, `rollout` output events, findings as warnings    |
 //! | `events` | `wait_event`: a baseline, then new events or count bumps after a moment     |
 //! | `script_rollout` | the Rhai functions `now`, `meshed_workloads`, `restart_ns`, `wait_event` |
+//! | `script_options` | options maps checked against the keys a function knows               |
 //! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
 //! | `script` | the Rhai functions                                                        |
 //! | `target` | `--sim[=SCENARIO]`: the built-in simulated cluster                        |

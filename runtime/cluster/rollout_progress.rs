@@ -3,8 +3,9 @@
 //! workload's phase in JSON output, findings as warnings before anything is restarted, and a
 //! dry-run's patches as diffs.
 
+use std::collections::HashSet;
 use std::io::IsTerminal as _;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rhai::Dynamic;
@@ -37,12 +38,21 @@ pub(super) fn run(
     let output = Arc::clone(ctx.output());
     let step = ctx.current_step();
     let shown = bar.clone();
+    // The bar learns of each workload at its first report, whatever that report is.
+    let counted = Mutex::new(HashSet::new());
     let progress: rollout::ProgressFn = Arc::new(move |entry: &Restarted| {
         if let Some(bar) = &shown {
-            match entry.phase {
-                Phase::Rolling if entry.message == "restarted" => bar.inc_length(1),
-                Phase::Rolling => bar.set_message(format!("{}: {}", entry.object(), entry.message)),
-                _ => bar.inc(1),
+            let first = counted
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(entry.object());
+            if first {
+                bar.inc_length(1);
+            }
+            if entry.phase.is_final() {
+                bar.inc(1);
+            } else {
+                bar.set_message(format!("{}: {}", entry.object(), entry.message));
             }
         }
         let event = Event::Rollout {
