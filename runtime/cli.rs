@@ -186,7 +186,13 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         };
         if let Some(target) = &target {
             options.target = target.cluster().target().to_owned();
-            options.cluster = Some(target.cluster().clone());
+            let cluster = target.cluster().clone();
+            // A dry-run's later steps read what its earlier (dry-run) writes would have left.
+            options.cluster = Some(if args.dry_run {
+                cluster.with_dry_run_overlay()
+            } else {
+                cluster
+            });
         }
         if let Some(Target::Sim(sim)) = &target {
             // The sim's count of failed connections ends the summary: the proof that the

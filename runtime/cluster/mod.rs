@@ -10,6 +10,7 @@
 //! | `api`    | [`Cluster`]: get, paginated list, patch with precondition and 409 re-read |
 //! | `watch`  | waiting for an object's state through watches that re-establish        |
 //! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
+//! | `overlay`| a dry-run's predicted state, served to its later reads                    |
 //! | `script` | the Rhai functions                                                        |
 //! | `target` | `--sim[=SCENARIO]`: the built-in simulated cluster                        |
 
@@ -18,6 +19,7 @@ pub mod client;
 pub mod diff;
 mod error;
 pub mod kinds;
+mod overlay;
 pub mod retry;
 pub mod script;
 pub mod target;
