@@ -118,13 +118,53 @@ pub struct RunArgs {
 
 /// Options of `runner check`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit status: 0 the checks passed, 1 a check failed (or a warning, with \
+                        --warnings-as-errors) or the cluster could not be read, 2 usage error."
+)]
 pub struct CheckArgs {
-    /// Also check the data plane's proxies.
+    /// Also check that every meshed pod's proxy holds the current trust anchors.
     #[arg(long)]
     pub proxy: bool,
-    /// Namespaces whose proxies to check (repeatable).
+    /// Check only the proxies of this namespace.
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
-    pub namespaces: Vec<String>,
+    pub namespace: Option<String>,
+    /// The namespace of the Linkerd control plane.
+    #[arg(
+        short = 'L',
+        long = "linkerd-namespace",
+        value_name = "NS",
+        default_value = crate::identity::DEFAULT_NAMESPACE
+    )]
+    pub linkerd_namespace: String,
+    /// Fail on warnings too.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Human lines like `linkerd check`, or one JSON document.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "RUNNER_OUTPUT",
+        default_value = "human"
+    )]
+    pub output: Format,
+    /// Kubeconfig file to use, as kubectl's flag.
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use, as kubectl's flag.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Check the built-in simulated cluster (scenario `edge` by default, or a manifest file).
+    #[arg(
+        long,
+        value_name = "SCENARIO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "default",
+        conflicts_with_all = ["kubeconfig", "context"]
+    )]
+    pub sim: Option<String>,
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -132,9 +172,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         None => run_runbook(cli.run),
         Some(Command::Run(args)) => run_runbook(*args),
-        Some(Command::Check(_)) => Err(Error::NotAvailable {
-            what: "runner check".to_owned(),
-        }),
+        Some(Command::Check(args)) => check(args),
         Some(Command::Doc) => doc(),
         Some(Command::Sim(cmd)) => crate::sim::cli::run(cmd).map_err(Error::from),
     };
@@ -182,7 +220,7 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         let target = if args.list {
             None
         } else {
-            cluster_target(&args).await?
+            cluster_target(&args.kubeconfig, &args.context, &args.sim).await?
         };
         if let Some(target) = &target {
             options.target = target.cluster().target().to_owned();
@@ -254,14 +292,18 @@ impl Target {
 /// `--sim`, else the kubeconfig the flags and `KUBECONFIG` name. With nothing named and no
 /// configuration found, the run has no cluster: runbooks that only make certificates still
 /// run, and a cluster primitive says what is missing.
-async fn cluster_target(args: &RunArgs) -> Result<Option<Target>, Error> {
-    if let Some(scenario) = &args.sim {
+async fn cluster_target(
+    kubeconfig: &Option<PathBuf>,
+    context: &Option<String>,
+    sim: &Option<String>,
+) -> Result<Option<Target>, Error> {
+    if let Some(scenario) = sim {
         let sim = cluster::target::start_sim(scenario).await?;
         return Ok(Some(Target::Sim(Box::new(sim))));
     }
     let selection = cluster::ClientArgs {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        kubeconfig: kubeconfig.clone(),
+        context: context.clone(),
     };
     match cluster::connect(&selection).await {
         Ok(connected) => Ok(Some(Target::Real(cluster::Cluster::new(
@@ -271,6 +313,35 @@ async fn cluster_target(args: &RunArgs) -> Result<Option<Target>, Error> {
         Err(cluster::ClusterError::NoConfig { .. }) => Ok(None),
         Err(error) => Err(error.into()),
     }
+}
+
+/// `runner check`: exit 0 when the checks pass, 1 when one fails.
+fn check(args: CheckArgs) -> Result<ExitCode, Error> {
+    let output = Output::stdout(args.output);
+    let command = crate::identity::CheckCommand {
+        request: crate::identity::CheckRequest {
+            proxy: args.proxy,
+            namespace: args.namespace.clone(),
+            ..crate::identity::CheckRequest::new(
+                &args.linkerd_namespace,
+                time::OffsetDateTime::now_utc(),
+            )
+        },
+        warnings_as_errors: args.warnings_as_errors,
+    };
+    runtime()?.block_on(async {
+        let target = cluster_target(&args.kubeconfig, &args.context, &args.sim)
+            .await?
+            .ok_or(Error::NoCluster)?;
+        let passed = crate::identity::run_check(target.cluster(), &command, &output)
+            .await
+            .map_err(|error| Error::Identity(Box::new(error)))?;
+        Ok(if passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
 }
 
 fn doc() -> Result<ExitCode, Error> {

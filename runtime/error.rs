@@ -14,6 +14,12 @@ pub enum Error {
     Sim(#[from] SimError),
     #[error(transparent)]
     Cluster(Box<crate::cluster::ClusterError>),
+    /// `runner check` against a cluster that cannot be read.
+    #[error("runner check")]
+    Identity(#[source] Box<crate::identity::IdentityError>),
+    /// A command that needs a cluster found none.
+    #[error("no cluster: pass --kubeconfig, --context or --sim (or set KUBECONFIG)")]
+    NoCluster,
     /// An option or command whose part of the runner is not built yet.
     #[error("{what} is not available yet")]
     NotAvailable { what: String },
@@ -47,9 +53,12 @@ impl Error {
                 | SimError::ParseManifest { .. }
                 | SimError::LoadObject { .. },
             ) => 2,
-            Self::Sim(_) | Self::Panicked { .. } => 1,
+            Self::Sim(_) | Self::Panicked { .. } | Self::Identity(_) => 1,
             // The run could not reach its cluster, so it did not start.
-            Self::NotAvailable { .. } | Self::Runtime { .. } | Self::Cluster(_) => 2,
+            Self::NotAvailable { .. }
+            | Self::Runtime { .. }
+            | Self::Cluster(_)
+            | Self::NoCluster => 2,
         })
     }
 

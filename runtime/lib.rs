@@ -7,6 +7,7 @@
 //! | `cli`      | the clap definitions and the dispatch of subcommands                    |
 //! | `engine`   | the Rhai host: steps, parameters, journal, consent, dry-run, primitives |
 //! | `error`    | the top-level error and the exit codes                                  |
+//! | `identity` | the identity primitives on a cluster: layout, anchors, upgrade, check   |
 //! | `linkerd`  | where each Linkerd release keeps anchors and issuer, upgrades, checks   |
 //! | `output`   | operator-facing events, printed as human lines or JSON lines            |
 //! | `pki`      | certificate generation, parsing, keys and canonical bundles             |
@@ -17,6 +18,7 @@ pub mod cluster;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod identity;
 pub mod linkerd;
 pub mod output;
 pub mod pki;

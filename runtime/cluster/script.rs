@@ -50,7 +50,7 @@ fn namespace(ns: &str) -> Option<&str> {
 
 /// Blocks on a cluster request, giving up when Ctrl-C cancels the run: retries and backoff
 /// may otherwise hold a step for half a minute after the operator asked it to stop.
-fn block<T>(
+pub(crate) fn block<T>(
     ctx: &RunContext,
     request: impl Future<Output = Result<T, ClusterError>>,
 ) -> ScriptResult<T> {

@@ -87,6 +87,7 @@ fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
     };
     crate::pki::script::register(engine, pki);
     crate::cluster::script::register(engine, ctx);
+    crate::identity::script::register_all(engine, ctx);
 }
 
 /// Why a run stopped.

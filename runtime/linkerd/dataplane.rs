@@ -24,6 +24,8 @@ pub struct StalePod {
     pub name: String,
     /// Anchors of the bundle the proxy lacks, as `subject (sha256 prefix)`.
     pub lacks: Vec<String>,
+    /// The same anchors by full sha256 fingerprint, for scripts to compare.
+    pub missing: Vec<String>,
     /// Anchors the proxy trusts that the bundle no longer holds.
     pub extra: Vec<String>,
     /// Why the proxy's anchors could not be read, if they could not.
@@ -106,9 +108,17 @@ pub fn data_plane_section(
     check.finish()
 }
 
-/// What a proxy's anchors text lacks and holds beyond the reference, or why it is unreadable;
-/// `None` when it holds exactly the reference.
-type Verdict = Option<(Vec<String>, Vec<String>, Option<String>)>;
+/// Why a proxy's anchors differ from the reference.
+#[derive(Clone)]
+struct Difference {
+    lacks: Vec<String>,
+    missing: Vec<String>,
+    extra: Vec<String>,
+    problem: Option<String>,
+}
+
+/// `None` when a proxy's anchors text holds exactly the reference.
+type Verdict = Option<Difference>;
 
 /// The data-plane check fed page by page, so that a cluster's pods need not all be in memory
 /// at once. Each distinct anchors text is parsed and compared once, whatever the pod count.
@@ -149,14 +159,21 @@ impl<'a> DataPlaneCheck<'a> {
                 let verdict = compare(self.reference, text);
                 self.verdicts.insert(text.to_owned(), verdict);
             }
-            if let Some(Some((lacks, extra, problem))) = self.verdicts.get(text) {
+            if let Some(Some(difference)) = self.verdicts.get(text) {
                 let name = pod.pointer("/metadata/name").and_then(Value::as_str);
+                let Difference {
+                    lacks,
+                    missing,
+                    extra,
+                    problem,
+                } = difference.clone();
                 self.stale.push(StalePod {
                     namespace: pod_ns.to_owned(),
                     name: name.unwrap_or_default().to_owned(),
-                    lacks: lacks.clone(),
-                    extra: extra.clone(),
-                    problem: problem.clone(),
+                    lacks,
+                    missing,
+                    extra,
+                    problem,
                 });
                 return;
             }
@@ -196,21 +213,32 @@ impl<'a> DataPlaneCheck<'a> {
 fn compare(reference: &Bundle, text: &str) -> Verdict {
     let certs = match crate::pki::parse_certificates(text, "proxy env") {
         Ok(certs) => certs,
-        Err(e) => return Some((Vec::new(), Vec::new(), Some(crate::pki::chain_text(&e)))),
+        Err(e) => {
+            return Some(Difference {
+                lacks: Vec::new(),
+                missing: Vec::new(),
+                extra: Vec::new(),
+                problem: Some(crate::pki::chain_text(&e)),
+            });
+        }
     };
     let found: BTreeSet<&str> = certs.iter().map(Certificate::fingerprint).collect();
-    let lacks: Vec<String> = reference
+    let lacking: Vec<&Certificate> = reference
         .certs()
         .iter()
         .filter(|c| !found.contains(c.fingerprint()))
-        .map(Certificate::describe)
         .collect();
     let extra: Vec<String> = certs
         .iter()
         .filter(|c| !reference.contains(c))
         .map(Certificate::describe)
         .collect();
-    (!lacks.is_empty() || !extra.is_empty()).then_some((lacks, extra, None))
+    (!lacking.is_empty() || !extra.is_empty()).then(|| Difference {
+        lacks: lacking.iter().map(|c| c.describe()).collect(),
+        missing: lacking.iter().map(|c| c.fingerprint().to_owned()).collect(),
+        extra,
+        problem: None,
+    })
 }
 
 fn pod_line(pod: &StalePod, one_namespace: bool) -> String {

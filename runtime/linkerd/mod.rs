@@ -84,18 +84,24 @@ pub fn check(objects: &ControlPlaneObjects, pods: &[Value], options: &CheckOptio
             report.stale_pods = stale;
             section
         }
-        Err(e) => Section {
-            name: DATA_PLANE_SECTION.into(),
-            checks: vec![
-                CheckResult::new(
-                    DATA_PLANE_CHECK,
-                    "l5d-identity-data-plane-proxies-certs-match-ca",
-                    Severity::Warning,
-                )
-                .fail(crate::pki::chain_text(&e)),
-            ],
-        },
+        Err(e) => data_plane_unavailable(&e),
     };
     report.sections.push(section);
     report
+}
+
+/// The data-plane section when the bundle proxies are compared with cannot be read: the
+/// check fails as a warning with the reason.
+pub fn data_plane_unavailable(error: &LinkerdError) -> Section {
+    Section {
+        name: DATA_PLANE_SECTION.into(),
+        checks: vec![
+            CheckResult::new(
+                DATA_PLANE_CHECK,
+                "l5d-identity-data-plane-proxies-certs-match-ca",
+                Severity::Warning,
+            )
+            .fail(crate::pki::chain_text(error)),
+        ],
+    }
 }

@@ -265,7 +265,7 @@ fn collect_certs(item: Dynamic, into: &mut Vec<Certificate>) -> ScriptResult<()>
 }
 
 /// The script-facing name of a value's type (Rhai's `type_name` gives Rust paths for ours).
-pub(super) fn type_name(value: &Dynamic) -> &'static str {
+pub fn type_name(value: &Dynamic) -> &'static str {
     if value.is::<Certificate>() {
         "Certificate"
     } else if value.is::<CertifiedKey>() {
