@@ -62,6 +62,17 @@ pub enum Event {
         dry_run: bool,
         changes: Vec<crate::cluster::FieldChange>,
     },
+    /// A workload restarted by `restart_ns` changed phase or what its rollout waits for.
+    Rollout {
+        step: Option<String>,
+        /// `Deployment emojivoto/web`.
+        object: String,
+        /// `rolling`, `complete`, `dry-run`, `failed`, `timed out`, `cancelled`.
+        status: String,
+        message: String,
+        /// Since the workload's restart.
+        seconds: f64,
+    },
     /// A step finished; its outputs as recorded in the journal.
     StepFinished { step: String, outputs: Value },
     /// A step failed.
@@ -224,6 +235,18 @@ fn human(event: &Event) -> String {
         Event::Log { message, .. } => format!("  {message}\n"),
         Event::Would { action, basis, .. } => format!("  would {action} [{}]\n", basis.label()),
         Event::Diff { changes, .. } => crate::cluster::diff::render(changes),
+        // Only the end of each workload's rollout: the progress in between is the bar's.
+        Event::Rollout {
+            object,
+            status,
+            message,
+            seconds,
+            ..
+        } => match status.as_str() {
+            "rolling" | "dry-run" => String::new(),
+            "complete" => format!("  √ {object} rolled out ({seconds:.1}s)\n"),
+            _ => format!("  × {object} {status} after {seconds:.1}s: {message}\n"),
+        },
         Event::StepFinished { step, outputs } => {
             let mut text = format!("√ {step}\n");
             if let Value::Object(fields) = outputs {

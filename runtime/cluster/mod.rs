@@ -9,6 +9,11 @@
 //! | `retry`  | backoff for 429/5xx/dropped connections, errors that name the request     |
 //! | `api`    | [`Cluster`]: get, paginated list, patch with precondition and 409 re-read |
 //! | `watch`  | waiting for an object's state through watches that re-establish        |
+//! | `collection` | one kind in one namespace kept current by one watch (re-lists on 410) |
+//! | `inventory` | which workloads are meshed; meshed pods no workload owns               |
+//! | `rollout`, `rollout_status`, `rollout_ondelete` | `restart_ns`: restart and wait as kubectl does |
+//! | `events` | `wait_event`: a baseline, then new events or count bumps after a moment     |
+//! | `script_rollout` | the Rhai functions `now`, `meshed_workloads`, `restart_ns`, `wait_event` |
 //! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
 //! | `overlay`| a dry-run's predicted state, served to its later reads                    |
 //! | `script` | the Rhai functions                                                        |
@@ -16,12 +21,20 @@
 
 mod api;
 pub mod client;
+mod collection;
 pub mod diff;
 mod error;
+pub mod events;
+pub mod inventory;
 pub mod kinds;
 mod overlay;
 pub mod retry;
+pub mod rollout;
+mod rollout_ondelete;
+mod rollout_progress;
+pub mod rollout_status;
 pub mod script;
+pub mod script_rollout;
 pub mod target;
 mod watch;
 

@@ -17,13 +17,13 @@ use super::kinds::{self, Kind};
 use crate::engine::RunContext;
 use crate::output::{Event, Level};
 
-type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
+pub(super) type ScriptResult<T> = Result<T, Box<EvalAltResult>>;
 
-fn fail(message: String) -> Box<EvalAltResult> {
+pub(super) fn fail(message: String) -> Box<EvalAltResult> {
     EvalAltResult::ErrorRuntime(message.into(), rhai::Position::NONE).into()
 }
 
-fn cluster_error(error: &ClusterError) -> Box<EvalAltResult> {
+pub(super) fn cluster_error(error: &ClusterError) -> Box<EvalAltResult> {
     fail(crate::pki::chain_text(error))
 }
 
@@ -50,9 +50,9 @@ fn namespace(ns: &str) -> Option<&str> {
 
 /// Blocks on a cluster request, giving up when Ctrl-C cancels the run: retries and backoff
 /// may otherwise hold a step for half a minute after the operator asked it to stop.
-pub(crate) fn block<T>(
+pub(crate) fn block<T, E: std::error::Error + 'static>(
     ctx: &RunContext,
-    request: impl Future<Output = Result<T, ClusterError>>,
+    request: impl Future<Output = Result<T, E>>,
 ) -> ScriptResult<T> {
     let cancelled = async {
         while !ctx.is_cancelled() {
@@ -61,20 +61,20 @@ pub(crate) fn block<T>(
     };
     ctx.handle().block_on(async {
         tokio::select! {
-            result = request => result.map_err(|e| cluster_error(&e)),
+            result = request => result.map_err(|e| fail(crate::pki::chain_text(&e))),
             () = cancelled => Err(terminated()),
         }
     })
 }
 
-fn terminated() -> Box<EvalAltResult> {
+pub(super) fn terminated() -> Box<EvalAltResult> {
     EvalAltResult::ErrorTerminated("cancelled".into(), rhai::Position::NONE).into()
 }
 
 /// How often a blocked request looks at the cancellation flag.
 const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
-fn to_script(value: &impl serde::Serialize) -> ScriptResult<Dynamic> {
+pub(super) fn to_script(value: &impl serde::Serialize) -> ScriptResult<Dynamic> {
     rhai::serde::to_dynamic(value)
 }
 

@@ -88,6 +88,7 @@ fn register_primitives(engine: &mut Engine, ctx: &Arc<RunContext>) {
     crate::pki::script::register(engine, pki);
     crate::cluster::script::register(engine, ctx);
     crate::identity::script::register_all(engine, ctx);
+    crate::cluster::script_rollout::register(engine, ctx);
 }
 
 /// Why a run stopped.
