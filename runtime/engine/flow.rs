@@ -1,7 +1,9 @@
 //! Functions that let a runbook steer and explain a run: `would` (its own lines of the dry-run
 //! plan, for gates and predictions no primitive makes), `stop_run` (end the run successfully
-//! before a step, so that a later run starts there) and `time_cmp` (ordering RFC 3339 times,
-//! which string comparison gets wrong when the fractions have different lengths).
+//! before a step, so that a later run starts there), and time: `time_cmp` (ordering RFC 3339
+//! times, which string comparison gets wrong when the fractions differ in length),
+//! `next_second` and `wait_until` (object times have whole seconds; a gate that asks "started
+//! after" needs the restarts to begin in a later second).
 
 use std::sync::Arc;
 
@@ -102,6 +104,60 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
             },
         );
 
+    FuncRegistration::new("next_second")
+        .with_params_info(["time: string", "string"])
+        .with_comments([
+            "/// The first whole second after `time` (RFC 3339). Kubernetes records when a",
+            "/// container started in whole seconds, so \"started after `time`\" can only be told",
+            "/// for a start at or after this moment.",
+            "///",
+            "/// ```rhai",
+            "/// let after = next_second(\"2026-12-03T20:00:00.25Z\");   // 2026-12-03T20:00:01Z",
+            "/// ```",
+        ])
+        .register_into_engine(engine, |text: &str| -> Result<String, Box<EvalAltResult>> {
+            let at = parse("next_second", text)?;
+            let next = next_second(at);
+            next.format(&Rfc3339)
+                .map_err(|e| fail(format!("next_second: {e}")))
+        });
+
+    let c = Arc::clone(ctx);
+    FuncRegistration::new("wait_until")
+        .with_params_info(["time: string", "()"])
+        .with_comments([
+            "/// Waits until the clock has passed `time` (RFC 3339); Ctrl-C stops the wait. In a",
+            "/// dry-run it waits for nothing and reports the wait as predicted.",
+            "///",
+            "/// ```rhai",
+            "/// wait_until(next_second(changed_at));   // restarts then start after the change",
+            "/// ```",
+        ])
+        .register_into_engine(
+            engine,
+            move |text: &str| -> Result<(), Box<EvalAltResult>> {
+                c.require_step("wait_until")?;
+                let until = parse("wait_until", text)?;
+                if c.dry_run() {
+                    c.would_as(Basis::Predicted, format!("wait until {text}"));
+                    return Ok(());
+                }
+                while OffsetDateTime::now_utc() < until {
+                    if c.is_cancelled() {
+                        return Err(EvalAltResult::ErrorTerminated(
+                            "cancelled".into(),
+                            Position::NONE,
+                        )
+                        .into());
+                    }
+                    let left = until - OffsetDateTime::now_utc();
+                    let nap = left.clamp(time::Duration::ZERO, time::Duration::milliseconds(100));
+                    std::thread::sleep(nap.unsigned_abs());
+                }
+                Ok(())
+            },
+        );
+
     FuncRegistration::new("time_cmp")
         .with_params_info(["a: string", "b: string", "int"])
         .with_comments([
@@ -124,6 +180,12 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
         );
 }
 
+/// The first whole second strictly after `at`.
+fn next_second(at: OffsetDateTime) -> OffsetDateTime {
+    let floor = at.replace_nanosecond(0).unwrap_or(at);
+    floor + time::Duration::SECOND
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +201,17 @@ mod tests {
         assert!(
             error.starts_with("Runtime error: time_cmp: \"yesterday\" is not an RFC 3339 time"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn the_next_second_is_whole_and_strictly_later() {
+        let at = parse("t", "2026-12-03T20:00:00.25Z").unwrap();
+        assert_eq!(next_second(at), parse("t", "2026-12-03T20:00:01Z").unwrap());
+        let whole = parse("t", "2026-12-03T20:00:00Z").unwrap();
+        assert_eq!(
+            next_second(whole),
+            parse("t", "2026-12-03T20:00:01Z").unwrap()
         );
     }
 
