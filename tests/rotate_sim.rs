@@ -90,7 +90,12 @@ async fn check_passes(r: &Rehearsal, what: &str) {
 async fn scenario(name: &str, args: &[&str]) {
     let r = Rehearsal::start(Setup::Scenario(name), FaultConfig::default()).await;
     let run = rehearse(&r, name, args).await;
-    assert_eq!(run.of("step_finished").count(), 10, "{name}: {}", run.explain());
+    assert_eq!(
+        run.of("step_finished").count(),
+        10,
+        "{name}: {}",
+        run.explain()
+    );
     r.assert_rotated(name);
     check_passes(&r, name).await;
 }
@@ -138,11 +143,18 @@ async fn scenario_expiring_root() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_helm() {
     let r = Rehearsal::start(Setup::Scenario("helm"), FaultConfig::default()).await;
+    let before = r.versions();
     let refused = r.run(&rotate_rhai(), &[]).await;
     assert_eq!(refused.code, Some(1), "{}", refused.explain());
-    assert!(refused.explain().contains("allow_helm"), "{}", refused.explain());
-    // Nothing was written before the refusal, so the same workdir goes on with the option.
+    assert!(
+        refused.explain().contains("Helm-managed"),
+        "{}",
+        refused.explain()
+    );
+    assert_eq!(r.versions(), before, "the refused run wrote to the cluster");
+    // Another parameter value starts another rotation: an empty workdir.
     std::fs::remove_dir_all(r.workdir.path()).unwrap();
+    std::fs::create_dir(r.workdir.path()).unwrap();
     rehearse(&r, "helm", &["--set", "allow_helm=true"]).await;
     r.assert_rotated("helm");
     check_passes(&r, "helm").await;
@@ -161,7 +173,10 @@ async fn scenario_external_issuer() {
         let asked = events.last().is_some_and(|e| {
             e["event"] == "log"
                 && e["step"] == "rotate-issuer"
-                && e["message"].as_str().unwrap_or_default().contains("cert-manager")
+                && e["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("cert-manager")
         });
         if asked && !reissued {
             reissued = true;
@@ -173,14 +188,24 @@ async fn scenario_external_issuer() {
                 "ca.crt": STANDARD.encode(read("ca-new.crt")),
             }});
             store
-                .patch(&rt, Some("linkerd"), "linkerd-identity-issuer", &Patch::Merge(data), false, false)
+                .patch(
+                    &rt,
+                    Some("linkerd"),
+                    "linkerd-identity-issuer",
+                    &Patch::Merge(data),
+                    false,
+                    false,
+                )
                 .unwrap();
         }
         false
     })
     .await;
     run.ok("external-issuer");
-    assert!(reissued, "the runbook never asked for cert-manager's reissue");
+    assert!(
+        reissued,
+        "the runbook never asked for cert-manager's reissue"
+    );
     r.assert_rotated("external-issuer");
     check_passes(&r, "external-issuer").await;
 }
@@ -208,7 +233,9 @@ async fn scenario_edge_with_api_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_stable_2_11_with_api_faults() {
     let r = Rehearsal::start(Setup::Scenario("stable-2.11"), api_faults()).await;
-    r.run(&rotate_rhai(), &[]).await.ok("stable-2.11 with faults");
+    r.run(&rotate_rhai(), &[])
+        .await
+        .ok("stable-2.11 with faults");
     r.sim.faults().set(FaultConfig::default());
     r.assert_rotated("stable-2.11 with faults");
 }

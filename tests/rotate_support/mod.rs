@@ -97,7 +97,7 @@ impl Rehearsal {
                 })
             };
             if !pods.is_empty() && pods.iter().all(ready) {
-                return;
+                break;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -108,6 +108,20 @@ impl Rehearsal {
                     .collect::<Vec<_>>()
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Then until the controllers stop writing statuses: a test that compares versions
+        // must not see the cluster settling.
+        let mut last = self.versions();
+        let mut quiet = 0;
+        while quiet < 4 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the cluster never settled"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let now = self.versions();
+            quiet = if now == last { quiet + 1 } else { 0 };
+            last = now;
         }
     }
 
@@ -137,7 +151,13 @@ impl Rehearsal {
                     meta["namespace"].as_str().unwrap_or_default(),
                     meta["name"].as_str().unwrap_or_default()
                 );
-                all.insert(key, meta["resourceVersion"].as_str().unwrap_or_default().to_owned());
+                all.insert(
+                    key,
+                    meta["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
             }
         }
         all
@@ -168,8 +188,8 @@ impl Rehearsal {
     /// The certificate the runner wrote to the workdir as `NAME.crt`.
     pub fn written(&self, name: &str) -> Certificate {
         let path = self.workdir.path().join(format!("{name}.crt"));
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Certificate::from_pem(&text, name).unwrap()
     }
 
@@ -203,7 +223,10 @@ impl Rehearsal {
 
     pub fn assert_no_failures(&self, what: &str) {
         let record = &self.sim.cluster().unwrap().linkerd().record;
-        assert!(record.connections() > 50, "{what}: too little traffic sampled");
+        assert!(
+            record.connections() > 50,
+            "{what}: too little traffic sampled"
+        );
         assert!(record.is_empty(), "{what}: {}", record.summary());
     }
 
@@ -215,7 +238,11 @@ impl Rehearsal {
             .all()
             .into_iter()
             .map(|((ns, pod), p)| {
-                let fps = p.anchors.iter().map(|c| c.fingerprint().to_owned()).collect();
+                let fps = p
+                    .anchors
+                    .iter()
+                    .map(|c| c.fingerprint().to_owned())
+                    .collect();
                 (format!("{ns}/{pod}"), fps)
             })
             .collect()
@@ -254,7 +281,9 @@ impl Run {
     /// The objects the run's writes changed (`dry_run` false) or would change (true).
     pub fn changed_objects(&self, dry_run: bool) -> std::collections::BTreeSet<String> {
         self.of("diff")
-            .filter(|e| e["dry_run"] == dry_run && e["changes"].as_array().is_some_and(|c| !c.is_empty()))
+            .filter(|e| {
+                e["dry_run"] == dry_run && e["changes"].as_array().is_some_and(|c| !c.is_empty())
+            })
             .filter_map(|e| e["object"].as_str().map(str::to_owned))
             .collect()
     }
