@@ -209,6 +209,7 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         overrides,
         cancel: Arc::clone(&cancel),
         cluster: None,
+        summary_source: None,
     };
     let output = Arc::new(Output::stdout(args.output));
 
@@ -223,9 +224,21 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         };
         if let Some(target) = &target {
             options.target = target.cluster().target().to_owned();
-            options.cluster = Some(target.cluster().clone());
+            let cluster = target.cluster().clone();
+            // A dry-run's later steps read what its earlier (dry-run) writes would have left.
+            options.cluster = Some(if args.dry_run {
+                cluster.with_dry_run_overlay()
+            } else {
+                cluster
+            });
         }
-        if let Some(Target::Sim(_)) = &target {
+        if let Some(Target::Sim(sim)) = &target {
+            // The sim's count of failed connections ends the summary: the proof that the
+            // rehearsal cut no meshed traffic.
+            if let Some(cluster) = sim.sim.cluster() {
+                let record = cluster.linkerd().record.clone();
+                options.summary_source = Some(engine::summary::sim_failures(record));
+            }
             // Nothing real can change, so a rehearsal needs no confirmation.
             options.consent = ConsentMode::Yes;
             output.emit(Event::Log {

@@ -77,6 +77,10 @@ pub enum Event {
     StepFinished { step: String, outputs: Value },
     /// A step failed.
     StepFailed { step: String, error: String },
+    /// The end-of-run summary: lines from the runbook (`summary(key, value)`) and the host.
+    Summary {
+        items: Vec<crate::engine::SummaryItem>,
+    },
     /// The run ended.
     RunFinished {
         ran: usize,
@@ -254,6 +258,18 @@ fn human(event: &Event) -> String {
             text
         }
         Event::StepFailed { step, error } => format!("× {step}: {error}\n"),
+        Event::Summary { items } => {
+            let width = items
+                .iter()
+                .map(|i| i.key.chars().count())
+                .max()
+                .unwrap_or(0);
+            let mut text = String::from("\nsummary:\n");
+            for item in items {
+                text.push_str(&format!("  {:width$}  {}\n", item.key, item.value));
+            }
+            text
+        }
         Event::RunFinished {
             ran,
             skipped,

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::diff::{self, FieldChange};
 use super::error::ClusterError;
 use super::kinds::Kind;
+use super::overlay::Overlay;
 use super::retry::{self, Request, RetryPolicy};
 
 /// The field manager the API server records for the runner's writes.
@@ -21,6 +22,8 @@ pub struct Cluster {
     client: kube::Client,
     target: String,
     retry: RetryPolicy,
+    /// In a dry-run, what this run's dry-run writes would have left (see `overlay`).
+    overlay: Option<std::sync::Arc<Overlay>>,
 }
 
 /// Whether a write happens or is only checked by the server.
@@ -71,7 +74,15 @@ impl Cluster {
             client,
             target: target.into(),
             retry: RetryPolicy::default(),
+            overlay: None,
         }
+    }
+
+    /// The same cluster for a dry-run: reads see what the run's earlier dry-run writes would
+    /// have changed, so that later steps plan against the predicted state (see `overlay`).
+    pub fn with_dry_run_overlay(mut self) -> Self {
+        self.overlay = Some(std::sync::Arc::default());
+        self
     }
 
     /// The same cluster with another retry policy.
@@ -128,6 +139,13 @@ impl Cluster {
             namespace,
             name: Some(name),
         };
+        if let Some(changed) = self
+            .overlay
+            .as_ref()
+            .and_then(|o| o.get(kind, namespace, name))
+        {
+            return Ok(Some(changed));
+        }
         let api = api(&self.client, kind, namespace);
         tracing::debug!(kind = kind.name(), namespace, name, "get");
         retry::idempotent(&self.retry, &request, || api.get_opt(name)).await
@@ -186,6 +204,9 @@ impl Cluster {
             items.extend(page.items);
             token = page.metadata.continue_.filter(|t| !t.is_empty());
             if token.is_none() {
+                if let Some(overlay) = &self.overlay {
+                    overlay.apply_to_list(kind, &mut items);
+                }
                 return Ok(items);
             }
         }
@@ -280,6 +301,12 @@ impl Cluster {
             );
             let error = match api.patch(name, &params, &Patch::Merge(&patch)).await {
                 Ok(after) => {
+                    let after = match (&self.overlay, mode) {
+                        (Some(overlay), WriteMode::DryRun) => {
+                            overlay.record(kind, namespace, name, &current, &after, &patch)
+                        }
+                        _ => after,
+                    };
                     let before = serde_json::to_value(&current).unwrap_or_default();
                     let now = serde_json::to_value(&after).unwrap_or_default();
                     let changes = diff::diff(kind.name(), &before, &now);

@@ -17,6 +17,7 @@
 //! | `script_rollout` | the Rhai functions `now`, `meshed_workloads`, `restart_ns`, `wait_event` |
 //! | `script_options` | options maps checked against the keys a function knows               |
 //! | `diff`   | field-by-field changes with secrets shown as fingerprints                 |
+//! | `overlay`| a dry-run's predicted state, served to its later reads                    |
 //! | `script` | the Rhai functions                                                        |
 //! | `target` | `--sim[=SCENARIO]`: the built-in simulated cluster                        |
 
@@ -28,6 +29,7 @@ mod error;
 pub mod events;
 pub mod inventory;
 pub mod kinds;
+mod overlay;
 pub mod retry;
 pub mod rollout;
 mod rollout_ondelete;

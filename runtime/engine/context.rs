@@ -30,6 +30,7 @@ pub struct RunContext {
     _scratch: Option<tempfile::TempDir>,
     modules: Arc<ModuleLoader>,
     cluster: Option<Cluster>,
+    summary: super::summary::Summary,
     pub(crate) script: Mutex<ScriptState>,
 }
 
@@ -117,6 +118,7 @@ impl RunContext {
             _scratch: scratch,
             modules: Arc::new(ModuleLoader::new(options.stdlib_dir, options.runbook_dir)),
             cluster: options.cluster,
+            summary: super::summary::Summary::default(),
             script: Mutex::new(ScriptState::default()),
         }))
     }
@@ -144,6 +146,11 @@ impl RunContext {
     /// The cluster client of this run, if the run names a cluster.
     pub fn cluster(&self) -> Option<&Cluster> {
         self.cluster.as_ref()
+    }
+
+    /// The lines the runbook contributed to the end-of-run summary.
+    pub fn summary(&self) -> &super::summary::Summary {
+        &self.summary
     }
 
     /// The tokio runtime primitives block on (the script runs on a blocking thread).

@@ -102,7 +102,32 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
         .register_into_engine(
             engine,
             move |name: &str, default: Dynamic, description: &str| {
-                declare_param(&c, name, default, description)
+                declare_param(&c, name, default, description, &Map::new())
+            },
+        );
+
+    let c = Arc::clone(ctx);
+    FuncRegistration::new("param")
+        .with_params_info([
+            "name: string",
+            "default: ?",
+            "description: string",
+            "options: map",
+            "?",
+        ])
+        .with_comments([
+            "/// As `param(name, default, description)`. Options: `resumable: true` lets the value",
+            "/// differ from the run that started the journal (a pause/finish switch); every other",
+            "/// parameter must keep its value for a run to resume.",
+            "///",
+            "/// ```rhai",
+            "/// let keep = param(\"keep_overlap\", false, \"Stop before stage 7\", #{ resumable: true });",
+            "/// ```",
+        ])
+        .register_into_engine(
+            engine,
+            move |name: &str, default: Dynamic, description: &str, options: Map| {
+                declare_param(&c, name, default, description, &options)
             },
         );
 
@@ -242,7 +267,24 @@ fn declare_param(
     name: &str,
     default: Dynamic,
     description: &str,
+    options: &Map,
 ) -> Result<Dynamic, Box<EvalAltResult>> {
+    let mut resumable = false;
+    for (key, value) in options {
+        match (key.as_str(), value.as_bool()) {
+            ("resumable", Ok(flag)) => resumable = flag,
+            ("resumable", Err(found)) => {
+                return Err(fail(format!(
+                    "param(\"{name}\"): option `resumable` must be a bool, not {found}"
+                )));
+            }
+            (other, _) => {
+                return Err(fail(format!(
+                    "param(\"{name}\"): unknown option `{other}`; the known options are resumable"
+                )));
+            }
+        }
+    }
     let mut state = ctx.lock_script();
     if !state.declaring {
         return Err(fail(format!(
@@ -272,6 +314,7 @@ fn declare_param(
         default,
         description: description.to_owned(),
         value: value.clone(),
+        resumable,
     });
     Ok(value)
 }

@@ -9,6 +9,7 @@
 mod consent;
 mod context;
 pub mod doc;
+mod flow;
 mod host;
 pub mod journal;
 mod lint;
@@ -16,6 +17,7 @@ mod modules;
 pub mod params;
 mod run;
 pub mod runbook;
+pub mod summary;
 pub mod values;
 mod write_file;
 
@@ -32,6 +34,7 @@ pub use modules::{ModuleLoader, runbook_dir};
 pub use params::{Overrides, ParamError};
 pub use run::{RunOptions, run};
 pub use runbook::{Runbook, RunbookError};
+pub use summary::{Summary, SummaryItem, SummarySource};
 pub use values::ValueError;
 
 use crate::output::Level;
@@ -65,6 +68,8 @@ pub fn new(ctx: &Arc<RunContext>) -> Engine {
     engine.on_progress(move |_| cancel.load(Ordering::Relaxed).then(|| "cancelled".into()));
 
     host::register(&mut engine, ctx);
+    flow::register(&mut engine, ctx);
+    summary::register(&mut engine, ctx);
     register_primitives(&mut engine, ctx);
     engine
 }

@@ -149,6 +149,8 @@ pub struct Param {
     pub default: Dynamic,
     pub description: String,
     pub value: Dynamic,
+    /// May change between runs of one journal (declared with `#{ resumable: true }`).
+    pub resumable: bool,
 }
 
 /// Where an override came from, for error messages.

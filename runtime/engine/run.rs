@@ -10,6 +10,7 @@ use tracing::info_span;
 
 use super::consent::ConsentMode;
 use super::context::{ContextOptions, RunContext};
+use super::flow::StopRun;
 use super::host::{Declared, MAIN, StepCaller, StepDecl};
 use super::journal::{self, Journal};
 use super::params::{self, Overrides, ParamError};
@@ -36,6 +37,8 @@ pub struct RunOptions {
     pub cancel: Arc<AtomicBool>,
     /// The cluster the run acts on, if any; `target` names it.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// Lines the host adds to the end-of-run summary (the simulated cluster's failures).
+    pub summary_source: Option<super::SummarySource>,
 }
 
 /// Runs a runbook (or lists it, with `list`). Call it from a blocking thread: primitives block
@@ -136,6 +139,13 @@ fn drive(
         .iter()
         .map(|p| (p.name.clone(), params::to_json(&p.value)))
         .collect();
+    // A parameter declared `resumable` may change between runs (keep_overlap: pause, then
+    // finish), so the journal neither records nor compares it.
+    let pinned: BTreeMap<_, _> = values
+        .iter()
+        .filter(|(name, _)| !params.iter().any(|p| &p.name == *name && p.resumable))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let journal_path = journal::path_for(&options.workdir, &options.runbook, &options.target);
     if options.fresh && !options.dry_run && journal_path.exists() {
         let question = format!(
@@ -157,13 +167,7 @@ fn drive(
     } else {
         journal_path.clone()
     };
-    let mut journal = Journal::open(
-        read_from,
-        save_to,
-        &runbook_name,
-        &options.target,
-        values.clone(),
-    )?;
+    let mut journal = Journal::open(read_from, save_to, &runbook_name, &options.target, pinned)?;
     for note in journal.notes() {
         ctx.log(output::Level::Warn, note.clone());
     }
@@ -207,6 +211,7 @@ fn drive(
         params: serde_json::to_value(&values).unwrap_or_default(),
     });
     let (mut ran, mut skipped) = (0, 0);
+    let mut stopped: Option<StopRun> = None;
     for (step, chosen) in steps.iter().zip(selected) {
         let reason = if !chosen {
             Some("not selected")
@@ -223,17 +228,32 @@ fn drive(
             skipped += 1;
             continue;
         }
-        let result = run_step(ctx, options, step, call, &mut journal);
-        if result.is_err() {
-            out.emit(Event::RunFinished {
-                ran,
-                skipped,
-                failed: true,
+        if let Some(stop) = &stopped {
+            out.emit(Event::StepSkipped {
+                step: step.name.clone(),
+                reason: format!("the run stopped before it: {}", stop.reason),
             });
-            return result;
+            skipped += 1;
+            continue;
         }
-        ran += 1;
+        match run_step(ctx, options, step, call, &mut journal) {
+            Ok(Finished::Done) => ran += 1,
+            Ok(Finished::Stopped(stop)) => {
+                skipped += 1;
+                stopped = Some(stop);
+            }
+            Err(error) => {
+                emit_summary(ctx, options);
+                out.emit(Event::RunFinished {
+                    ran,
+                    skipped,
+                    failed: true,
+                });
+                return Err(error);
+            }
+        }
     }
+    emit_summary(ctx, options);
     out.emit(Event::RunFinished {
         ran,
         skipped,
@@ -242,13 +262,32 @@ fn drive(
     Ok(())
 }
 
+/// The end-of-run summary, when the runbook or the host has something to say.
+fn emit_summary(ctx: &RunContext, options: &RunOptions) {
+    let mut items = ctx.summary().items();
+    if let Some(source) = &options.summary_source {
+        items.extend(source.lines());
+    }
+    if !items.is_empty() {
+        ctx.output().emit(Event::Summary { items });
+    }
+}
+
+/// How a step that did not fail ended.
+enum Finished {
+    /// Finished and recorded.
+    Done,
+    /// The runbook asked to end the run before this step finished (`stop_run`).
+    Stopped(StopRun),
+}
+
 fn run_step(
     ctx: &Arc<RunContext>,
     options: &RunOptions,
     step: &StepDecl,
     call: &mut StepCaller<'_>,
     journal: &mut Journal,
-) -> Result<(), RunError> {
+) -> Result<Finished, RunError> {
     let _span = info_span!("step", name = %step.name).entered();
     let out = ctx.output();
     if step.changes_cluster && !options.dry_run {
@@ -286,6 +325,7 @@ fn run_step(
     };
     let value = match result {
         Ok(value) => value,
+
         Err(error)
             if ctx.is_cancelled()
                 || matches!(error.unwrap_inner(), EvalAltResult::ErrorTerminated(..)) =>
@@ -296,6 +336,13 @@ fn run_step(
             });
         }
         Err(error) => {
+            if let Some(stop) = StopRun::from_error(&error) {
+                out.emit(Event::StepSkipped {
+                    step: step.name.clone(),
+                    reason: format!("the run stops here, as the runbook asked: {}", stop.reason),
+                });
+                return Ok(Finished::Stopped(stop));
+            }
             let message = runbook::describe_in_step(&error, step);
             fail(message.clone());
             return Err(RunError::StepFailed {
@@ -321,7 +368,7 @@ fn run_step(
         step: step.name.clone(),
         outputs,
     });
-    Ok(())
+    Ok(Finished::Done)
 }
 
 /// Creates the workdir, readable by its owner only: generated keys live there. Only now, once

@@ -1,0 +1,156 @@
+//! Resuming rotate.rhai: the runner is killed (SIGKILL) inside every step and at every step
+//! boundary of one rotation, and each new run continues it; in the end exactly one new root
+//! was generated and no meshed connection failed. And `keep_overlap`: a run that stops with
+//! both roots trusted, a later run that refuses to go on when the cluster changed under it,
+//! and one that finishes once it is put back.
+
+mod rotate_support;
+
+use rotate_support::{Rehearsal, Setup, finish, rotate_rhai};
+use runner::pki::Bundle;
+use runner::sim::faults::FaultConfig;
+use runner::sim::store::Patch;
+use serde_json::{Value, json};
+
+const STEPS: [&str; 10] = [
+    "preflight",
+    "generate",
+    "bundle",
+    "deploy-bundle",
+    "restart-control-plane",
+    "restart-workloads",
+    "rotate-issuer",
+    "restart-for-issuer",
+    "remove-old-root",
+    "restart-final",
+];
+
+/// Where the next run is killed: inside a step (at its first event after the start), or at
+/// the boundary after it (once it is recorded).
+#[derive(Debug, Clone, Copy)]
+enum Point {
+    Inside(usize),
+    After(usize),
+}
+
+fn reached(point: Point, events: &[Value]) -> bool {
+    let last = events.last().unwrap();
+    match point {
+        Point::Inside(i) => {
+            last["step"] == STEPS[i] && last["event"] != "step_started" && last["event"] != "step_skipped"
+        }
+        Point::After(i) => last["event"] == "step_finished" && last["step"] == STEPS[i],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_inside_and_between_every_step_the_rotation_completes_once() {
+    let r = Rehearsal::start(Setup::Scenario("edge"), FaultConfig::default()).await;
+    let points: Vec<Point> = (0..STEPS.len())
+        .flat_map(|i| [Point::Inside(i), Point::After(i)])
+        .collect();
+    let mut roots = Vec::new();
+    let mut inside = 0;
+    for point in points {
+        let child = r.spawn(&rotate_rhai(), &[]);
+        let run = finish(child, |events| reached(point, events)).await;
+        if run.code == Some(0) {
+            break;
+        }
+        assert_eq!(run.code, None, "run for {point:?} failed instead of being killed: {}", run.explain());
+        if let Point::Inside(i) = point {
+            let finished = run.of("step_finished").any(|e| e["step"] == STEPS[i]);
+            inside += usize::from(!finished);
+        }
+        if let Some(root) = run.outputs("generate").map(|o| o["root"]["fingerprint"].clone()) {
+            roots.push(root);
+        }
+    }
+    let last = r.run(&rotate_rhai(), &[]).await;
+    last.ok("the last run");
+    assert!(inside >= 5, "only {inside} kills landed inside a step");
+
+    // One root: the journal's, the file's and the one every proxy trusts.
+    let root = r.written("ca-new");
+    roots.dedup();
+    assert!(roots.len() <= 1, "more than one root generated: {roots:?}");
+    if let Some(recorded) = roots.first() {
+        assert_eq!(recorded, root.fingerprint());
+    }
+    let files: Vec<String> = std::fs::read_dir(r.workdir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".crt") || name.ends_with(".key"))
+        .collect();
+    let mut files = files;
+    files.sort();
+    assert_eq!(
+        files,
+        ["bundle.crt", "ca-new.crt", "ca-new.key", "issuer-new.crt", "issuer-new.key"]
+    );
+    r.assert_rotated("killed and resumed");
+}
+
+fn trust_roots(r: &Rehearsal) -> String {
+    r.list("", "configmaps")
+        .into_iter()
+        .find(|cm| cm["metadata"]["name"] == "linkerd-identity-trust-roots")
+        .unwrap()["data"]["ca-bundle.crt"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn set_trust_roots(r: &Rehearsal, pem: &str) {
+    let store = r.sim.store();
+    let rt = store.registry().lookup("", "v1", "configmaps").unwrap();
+    let patch = Patch::Merge(json!({"data": {"ca-bundle.crt": pem}}));
+    store
+        .patch(&rt, Some("linkerd"), "linkerd-identity-trust-roots", &patch, false, false)
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_overlap_stops_before_stage_7_and_a_later_run_finishes_it() {
+    let r = Rehearsal::start(Setup::Scenario("stable-2.12"), FaultConfig::default()).await;
+    let paused = r.run(&rotate_rhai(), &["--set", "keep_overlap=true"]).await;
+    paused.ok("keep_overlap");
+    assert!(paused.outputs("restart-for-issuer").is_some());
+    assert!(paused.outputs("remove-old-root").is_none());
+    let skipped: Vec<&str> = paused
+        .of("step_skipped")
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(skipped, ["remove-old-root", "restart-final"]);
+    let overlap = trust_roots(&r);
+    assert_eq!(Bundle::parse(&overlap, "bundle").unwrap().len(), 2);
+
+    // Someone puts the old root back alone: the next run must not remove it blindly.
+    let root = r.written("ca-new");
+    let old: Vec<_> = Bundle::parse(&overlap, "bundle")
+        .unwrap()
+        .certs()
+        .iter()
+        .filter(|c| c.fingerprint() != root.fingerprint())
+        .cloned()
+        .collect();
+    set_trust_roots(&r, &old[0].to_pem());
+    let refused = r.run(&rotate_rhai(), &["--set", "keep_overlap=false"]).await;
+    assert_eq!(refused.code, Some(1), "{}", refused.explain());
+    let error = refused.of("step_failed").next().unwrap()["error"].to_string();
+    assert!(
+        error.contains("remove-old-root") || error.contains("no longer hold the new root"),
+        "{error}"
+    );
+    assert!(error.contains(root.fingerprint()), "{error}");
+
+    set_trust_roots(&r, &overlap);
+    let finished = r.run(&rotate_rhai(), &["--set", "keep_overlap=false"]).await;
+    finished.ok("finishing after the overlap");
+    let ran: Vec<&str> = finished
+        .of("step_finished")
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(ran, ["remove-old-root", "restart-final"]);
+    r.assert_rotated("keep_overlap then finish");
+}
