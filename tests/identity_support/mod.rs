@@ -123,6 +123,7 @@ impl Harness {
             overrides: Default::default(),
             cancel: Arc::default(),
             cluster: Some(cluster),
+            summary_source: None,
         };
         let buffer = Buffer::default();
         let output = Arc::new(Output::new(Format::Json, Box::new(buffer.clone())));

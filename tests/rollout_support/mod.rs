@@ -187,6 +187,7 @@ impl Harness {
             overrides: Overrides::default(),
             cancel,
             cluster: Some(cluster),
+            summary_source: None,
         };
         let buffer = Buffer::default();
         let output = Arc::new(Output::new(Format::Json, Box::new(buffer.clone())));
