@@ -10,8 +10,7 @@ use rotate_support::{Rehearsal, Setup, rotate_rhai};
 use runner::sim::faults::FaultConfig;
 
 /// The line of restart-for-issuer that restarts the workloads onto the new issuer.
-const SECOND_RESTART: &str =
-    "    let apps = l5d::restart_namespaces(output(\"preflight\").namespaces, timeout);\n    l5d::gate_new_leaves";
+const SECOND_RESTART: &str = "    let apps = l5d::restart_namespaces(output(\"preflight\").namespaces, timeout);\n    l5d::gate_new_leaves";
 const GATE_2: &str = "    l5d::gate_new_leaves(changed_at, []);\n";
 
 /// rotate.rhai with `edits` applied, written as `rotate.rhai` in a folder of its own.
@@ -33,7 +32,9 @@ fn trusted_roots(r: &Rehearsal) -> usize {
         .find(|cm| cm["metadata"]["name"] == "linkerd-identity-trust-roots")
         .unwrap();
     let pem = cm["data"]["ca-bundle.crt"].as_str().unwrap();
-    runner::pki::parse_certificates(pem, "ca-bundle.crt").unwrap().len()
+    runner::pki::parse_certificates(pem, "ca-bundle.crt")
+        .unwrap()
+        .len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +43,10 @@ async fn a_fork_without_the_second_restart_is_stopped_by_gate_2() {
     let dir = tempfile::tempdir().unwrap();
     let forked = fork(
         &dir,
-        &[(SECOND_RESTART, "    let apps = #{ restarted: [] };\n    l5d::gate_new_leaves")],
+        &[(
+            SECOND_RESTART,
+            "    let apps = #{ restarted: [] };\n    l5d::gate_new_leaves",
+        )],
     );
     let run = r.run(&forked, &[]).await;
     assert_eq!(run.code, Some(1), "{}", run.explain());
@@ -56,10 +60,15 @@ async fn a_fork_without_the_second_restart_is_stopped_by_gate_2() {
         "{error}"
     );
     assert!(
-        run.of("step_started").all(|e| e["step"] != "remove-old-root"),
+        run.of("step_started")
+            .all(|e| e["step"] != "remove-old-root"),
         "the old root's removal started"
     );
-    assert_eq!(trusted_roots(&r), 2, "the bundle must still hold both roots");
+    assert_eq!(
+        trusted_roots(&r),
+        2,
+        "the bundle must still hold both roots"
+    );
     r.assert_no_failures("stopped by gate 2");
 }
 
@@ -70,7 +79,10 @@ async fn without_gate_2_the_same_fork_cuts_meshed_traffic() {
     let forked = fork(
         &dir,
         &[
-            (SECOND_RESTART, "    let apps = #{ restarted: [] };\n    l5d::gate_new_leaves"),
+            (
+                SECOND_RESTART,
+                "    let apps = #{ restarted: [] };\n    l5d::gate_new_leaves",
+            ),
             (GATE_2, ""),
         ],
     );

@@ -37,7 +37,9 @@ fn reached(point: Point, events: &[Value]) -> bool {
     let last = events.last().unwrap();
     match point {
         Point::Inside(i) => {
-            last["step"] == STEPS[i] && last["event"] != "step_started" && last["event"] != "step_skipped"
+            last["step"] == STEPS[i]
+                && last["event"] != "step_started"
+                && last["event"] != "step_skipped"
         }
         Point::After(i) => last["event"] == "step_finished" && last["step"] == STEPS[i],
     }
@@ -57,12 +59,20 @@ async fn killed_inside_and_between_every_step_the_rotation_completes_once() {
         if run.code == Some(0) {
             break;
         }
-        assert_eq!(run.code, None, "run for {point:?} failed instead of being killed: {}", run.explain());
+        assert_eq!(
+            run.code,
+            None,
+            "run for {point:?} failed instead of being killed: {}",
+            run.explain()
+        );
         if let Point::Inside(i) = point {
             let finished = run.of("step_finished").any(|e| e["step"] == STEPS[i]);
             inside += usize::from(!finished);
         }
-        if let Some(root) = run.outputs("generate").map(|o| o["root"]["fingerprint"].clone()) {
+        if let Some(root) = run
+            .outputs("generate")
+            .map(|o| o["root"]["fingerprint"].clone())
+        {
             roots.push(root);
         }
     }
@@ -86,7 +96,13 @@ async fn killed_inside_and_between_every_step_the_rotation_completes_once() {
     files.sort();
     assert_eq!(
         files,
-        ["bundle.crt", "ca-new.crt", "ca-new.key", "issuer-new.crt", "issuer-new.key"]
+        [
+            "bundle.crt",
+            "ca-new.crt",
+            "ca-new.key",
+            "issuer-new.crt",
+            "issuer-new.key"
+        ]
     );
     r.assert_rotated("killed and resumed");
 }
@@ -106,7 +122,14 @@ fn set_trust_roots(r: &Rehearsal, pem: &str) {
     let rt = store.registry().lookup("", "v1", "configmaps").unwrap();
     let patch = Patch::Merge(json!({"data": {"ca-bundle.crt": pem}}));
     store
-        .patch(&rt, Some("linkerd"), "linkerd-identity-trust-roots", &patch, false, false)
+        .patch(
+            &rt,
+            Some("linkerd"),
+            "linkerd-identity-trust-roots",
+            &patch,
+            false,
+            false,
+        )
         .unwrap();
 }
 
@@ -135,7 +158,9 @@ async fn keep_overlap_stops_before_stage_7_and_a_later_run_finishes_it() {
         .cloned()
         .collect();
     set_trust_roots(&r, &old[0].to_pem());
-    let refused = r.run(&rotate_rhai(), &["--set", "keep_overlap=false"]).await;
+    let refused = r
+        .run(&rotate_rhai(), &["--set", "keep_overlap=false"])
+        .await;
     assert_eq!(refused.code, Some(1), "{}", refused.explain());
     let error = refused.of("step_failed").next().unwrap()["error"].to_string();
     assert!(
@@ -145,7 +170,9 @@ async fn keep_overlap_stops_before_stage_7_and_a_later_run_finishes_it() {
     assert!(error.contains(root.fingerprint()), "{error}");
 
     set_trust_roots(&r, &overlap);
-    let finished = r.run(&rotate_rhai(), &["--set", "keep_overlap=false"]).await;
+    let finished = r
+        .run(&rotate_rhai(), &["--set", "keep_overlap=false"])
+        .await;
     finished.ok("finishing after the overlap");
     let ran: Vec<&str> = finished
         .of("step_finished")
