@@ -101,7 +101,8 @@ pub struct RunArgs {
     /// Kubeconfig context to use, as kubectl's flag.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Run against the built-in simulated cluster (scenario `empty` by default); asks nothing.
+    /// Run against the built-in simulated cluster (scenario `edge` by default, or a manifest
+    /// file); asks nothing.
     #[arg(
         long,
         value_name = "SCENARIO",
