@@ -9,7 +9,11 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = runner::cli::Cli::parse();
     // Diagnostics go to stderr, quiet unless RUST_LOG asks; stdout is the run's output.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // kube's client logs every failed attempt as an error of its own, which our retries and
+    // final error already cover: without RUST_LOG an unreachable server would print a line
+    // per attempt.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,kube_client=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(runner::output::redacting_stderr)
