@@ -172,15 +172,27 @@ async fn a_compacted_version_gets_410_and_a_relist_recovers() {
         .unwrap();
     sim.store().compact();
 
-    let err = api
+    // As the real server's watch cache: the request is accepted and the stream holds one
+    // ERROR event with the 410 `Expired` Status, then ends.
+    let mut expired = api
         .watch(&WatchParams::default(), &old_rv)
         .await
-        .err()
-        .expect("expired");
-    let kube::Error::Api(status) = err else {
-        panic!("not an API error: {err:?}")
-    };
-    assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+        .expect("the watch request itself is accepted")
+        .boxed();
+    match expired.try_next().await.unwrap() {
+        Some(WatchEvent::Error(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+            assert!(
+                status.message.starts_with("too old resource version: "),
+                "{status:?}"
+            );
+        }
+        other => panic!("expected an ERROR event, got {other:?}"),
+    }
+    assert!(
+        expired.try_next().await.unwrap().is_none(),
+        "the stream ends"
+    );
 
     let relist = api.list(&ListParams::default()).await.unwrap();
     // The two written, and the namespace's `kube-root-ca.crt`.
@@ -623,6 +635,82 @@ async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
         assert!(seen.contains(&"init-apply first".to_string()), "{seen:?}");
         assert_eq!(seen.last().unwrap(), &format!("apply {name}"));
     }
+}
+
+/// A kube-runtime watcher whose watch is cut and resumes from a version that has left the
+/// history lists again and carries on. It does so only because the 410 arrives as a watch
+/// event: a refused watch request would leave it retrying the expired version forever.
+#[tokio::test]
+async fn a_kube_runtime_watcher_resuming_from_a_compacted_version_lists_again() {
+    use kube::runtime::watcher::{self, Event};
+    let sim = SimServer::start(SimOptions {
+        faults: FaultConfig {
+            watch_cut_after: Some(Duration::from_millis(300)),
+            ..FaultConfig::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = sim.client().await.unwrap();
+    let ns: Api<Namespace> = Api::all(client.clone());
+    let obj = serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap();
+    ns.create(&PostParams::default(), &obj).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client, "app");
+    api.create(&PostParams::default(), &cm("before"))
+        .await
+        .unwrap();
+
+    let mut events = watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut inits = 0;
+    let mut saw_expired = false;
+    let mut compacted = false;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("an event in time")
+            .expect("the watcher keeps going");
+        match next {
+            Ok(Event::Init) => inits += 1,
+            Ok(Event::InitDone) if !compacted => {
+                // While the first watch runs: a change it sees, and then everything up to
+                // now leaves the history, so that the resumed watch is from an old version.
+                api.create(&PostParams::default(), &cm("seen-live"))
+                    .await
+                    .unwrap();
+            }
+            Ok(Event::Apply(c)) if c.metadata.name.as_deref() == Some("seen-live") => {
+                sim.store().compact();
+                api.create(&PostParams::default(), &cm("after-compaction"))
+                    .await
+                    .unwrap();
+                // A change the watch does not see moves the history past whatever version
+                // the watcher holds, even one it was sent live before the cut.
+                Api::<ConfigMap>::namespaced(api.clone().into_client(), "default")
+                    .create(&PostParams::default(), &cm("elsewhere"))
+                    .await
+                    .unwrap();
+                sim.store().compact();
+                compacted = true;
+            }
+            Err(watcher::Error::WatchError(status)) => {
+                assert_eq!(status.code, 410, "{status:?}");
+                saw_expired = true;
+            }
+            Err(other) => panic!("the watcher failed otherwise: {other}"),
+            Ok(Event::InitApply(c)) if compacted => {
+                if c.metadata.name.as_deref() == Some("after-compaction") {
+                    break;
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        saw_expired,
+        "the resumed watch was told its version expired"
+    );
+    assert_eq!(inits, 2, "listed once at the start and once after the 410");
 }
 
 #[tokio::test]

@@ -65,12 +65,16 @@ async fn a_watch_from_a_version_not_reached_times_out_as_too_large() {
     let future = sim.store().resource_version() + 1000;
     let started = Instant::now();
     let path = format!("{CMS}?watch=true&resourceVersion={future}");
-    let (code, _, status) = raw(&client, "GET", &path, "", &json!(null)).await;
+    let (code, _, event) = raw(&client, "GET", &path, "", &json!(null)).await;
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "answered at once"
     );
-    assert_eq!(code, 504, "{status}");
+    // The real watch cache accepts the watch and sends the failure as its one ERROR event.
+    assert_eq!(code, 200, "{event}");
+    assert_eq!(event["type"], "ERROR");
+    let status = &event["object"];
+    assert_eq!(status["code"], 504);
     assert_eq!(status["reason"], "Timeout");
     assert_eq!(
         status["details"]["causes"][0]["reason"],
@@ -115,9 +119,20 @@ async fn send_initial_events_needs_its_settings_and_ends_with_the_bookmark() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(&types[..3], ["ADDED", "ADDED", "BOOKMARK"], "{events:?}");
+    // The two written and the namespace's `kube-root-ca.crt`, then the bookmark.
     assert_eq!(
-        events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        &types[..4],
+        ["ADDED", "ADDED", "ADDED", "BOOKMARK"],
+        "{events:?}"
+    );
+    let mut names: Vec<&str> = events[..3]
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["c0", "c1", "kube-root-ca.crt"]);
+    assert_eq!(
+        events[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
         "true"
     );
 }

@@ -216,9 +216,7 @@ async fn serve(
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
-            super::watch::check_initial_events(&params)?;
-            super::watch::wait_for_version(store, &params).await?;
-            super::watch::serve(state, &target, &params)
+            super::watch::serve(state, &target, &params).await
         }
         (&Method::GET, None) => {
             count("list");

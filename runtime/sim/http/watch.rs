@@ -105,7 +105,7 @@ pub async fn wait_for_version(store: &Store, params: &Params) -> Result<(), ApiE
 /// # Errors
 ///
 /// 422 naming each missing setting.
-pub fn check_initial_events(params: &Params) -> Result<(), ApiError> {
+fn check_initial_events(params: &Params) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     let not_older = params.get("resourceVersionMatch") == Some("NotOlderThan");
     if params.get("sendInitialEvents").is_some() {
@@ -142,12 +142,34 @@ pub fn check_initial_events(params: &Params) -> Result<(), ApiError> {
     .into())
 }
 
+/// A watch that failed after its request was accepted: `200 OK` and a stream of one `ERROR`
+/// event holding the `Status`, as the real server's watch cache answers a version older than
+/// its history (410 `Expired`) or one it does not reach in time (504 "Too large resource
+/// version"). Clients rely on the difference: kube-runtime's watcher lists again only on a
+/// 410 received as an event, and retries the same version forever when the request itself
+/// is refused.
+fn error_stream(error: &ApiError) -> Response {
+    let event = line(&json!({"type": "ERROR", "object": error.status()}));
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(event),
+    )
+        .into_response()
+}
+
 /// Starts a watch for `target` and streams it.
 ///
 /// # Errors
 ///
-/// 400 for bad selectors or versions, 410 `Expired` for a version older than the history.
-pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {
+/// 400 for bad selectors, versions or timeouts, 422 for `sendInitialEvents` without its
+/// settings. A version older than the history or not reached in time is not an error here:
+/// it is the stream's one `ERROR` event (see [`error_stream`]).
+pub async fn serve(
+    state: &AppState,
+    target: &Target,
+    params: &Params,
+) -> Result<Response, ApiError> {
+    check_initial_events(params)?;
     let (labels, fields) = params.selectors(&target.rt)?;
     let send_initial = params.flag("sendInitialEvents")?;
     let from = match params.get("resourceVersion") {
@@ -157,13 +179,6 @@ pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Respo
             ApiError::bad_request(format!("resourceVersion {v:?} is not a valid version"))
         })?),
     };
-    let filter = WatchFilter {
-        resource: target.rt.clone(),
-        namespace: target.namespace.clone(),
-        labels,
-        fields,
-    };
-    let watch = state.store.watch(filter, from)?;
     let timeout = match params.get("timeoutSeconds") {
         None | Some("") => None,
         Some(t) => Some(Duration::from_secs(t.parse::<u64>().map_err(|_| {
@@ -172,12 +187,27 @@ pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Respo
             ))
         })?)),
     };
+    let bookmarks = params.flag("allowWatchBookmarks")?;
+    if let Err(error) = wait_for_version(&state.store, params).await {
+        return Ok(error_stream(&error));
+    }
+    let filter = WatchFilter {
+        resource: target.rt.clone(),
+        namespace: target.namespace.clone(),
+        labels,
+        fields,
+    };
+    let watch = match state.store.watch(filter, from) {
+        Ok(watch) => watch,
+        Err(error @ StoreError::Expired { .. }) => return Ok(error_stream(&error.into())),
+        Err(error) => return Err(error.into()),
+    };
     let cut = state.faults.get().watch_cut_after;
     let limit = [timeout, cut].into_iter().flatten().min();
     let stream = Stream {
         watch,
         deadline: limit.map(|d| Instant::now() + d),
-        bookmarks: params.flag("allowWatchBookmarks")?,
+        bookmarks,
         initial_end: send_initial,
         bookmark: json!({"kind": target.rt.kind, "apiVersion": target.rt.api_version(),
             "metadata": {}}),
