@@ -737,3 +737,94 @@ async fn plain_http_serves_the_same_api() {
         ["default", "kube-node-lease", "kube-public", "kube-system"]
     );
 }
+
+/// Sends a GET with an `Accept` header and returns the status code and the body's lines.
+async fn get_accepting(client: &kube::Client, path: &str, accept: &str) -> (u16, Vec<Value>) {
+    let req = axum::http::Request::get(path)
+        .header("accept", accept)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.expect("request sent");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let lines = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (code, lines)
+}
+
+const KUBECTL_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,\
+    application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+#[tokio::test]
+async fn tables_are_served_to_clients_that_ask_for_them() {
+    let (_sim, client) = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "app");
+    api.create(&PostParams::default(), &cm("one"))
+        .await
+        .unwrap();
+    let cms = "/api/v1/namespaces/app/configmaps";
+
+    let (code, body) = get_accepting(&client, cms, KUBECTL_TABLE).await;
+    assert_eq!(code, 200);
+    let table = &body[0];
+    assert_eq!(
+        (&table["kind"], &table["apiVersion"]),
+        (&json!("Table"), &json!("meta.k8s.io/v1"))
+    );
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "Data", "Age"]);
+    assert!(table["metadata"]["resourceVersion"].is_string());
+    let row = &table["rows"][1];
+    assert_eq!(
+        row["cells"].as_array().unwrap()[..2],
+        [json!("one"), json!(1)]
+    );
+    // By default a row carries the object's metadata only.
+    assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(row["object"]["metadata"]["name"], "one");
+    assert!(row["object"].get("data").is_none());
+
+    let (_, body) = get_accepting(
+        &client,
+        &format!("{cms}?includeObject=Object"),
+        KUBECTL_TABLE,
+    )
+    .await;
+    assert_eq!(body[0]["rows"][1]["object"]["data"], json!({"k": "one"}));
+    let (code, body) =
+        get_accepting(&client, &format!("{cms}?includeObject=All"), KUBECTL_TABLE).await;
+    assert_eq!((code, &body[0]["reason"]), (400, &json!("BadRequest")));
+
+    // The first Table the client names is served; plain JSON without one.
+    let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
+    let (_, body) = get_accepting(&client, &format!("{cms}/one"), beta).await;
+    assert_eq!(body[0]["apiVersion"], "meta.k8s.io/v1beta1");
+    assert_eq!(body[0]["rows"].as_array().unwrap().len(), 1);
+    let (_, body) = get_accepting(&client, &format!("{cms}/one"), "application/json").await;
+    assert_eq!(body[0]["kind"], "ConfigMap");
+
+    // A watch sends one-row Tables; only the first holds the column definitions.
+    let (code, events) = get_accepting(
+        &client,
+        &format!("{cms}?watch=true&timeoutSeconds=1"),
+        KUBECTL_TABLE,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["object"]["kind"] == "Table")
+    );
+    assert!(events[0]["object"]["columnDefinitions"].is_array());
+    assert!(events[1]["object"].get("columnDefinitions").is_none());
+    assert_eq!(events[1]["object"]["rows"][0]["cells"][0], "one");
+}

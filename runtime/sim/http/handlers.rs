@@ -216,7 +216,7 @@ async fn serve(
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
-            super::watch::serve(state, &target, &params).await
+            super::watch::serve(state, &target, &params, headers).await
         }
         (&Method::GET, None) => {
             count("list");
@@ -229,11 +229,17 @@ async fn serve(
                 ));
             }
             super::watch::wait_for_version(store, &params).await?;
-            list(state, &target, &params)
+            let table = super::table::requested(headers, &params)?;
+            list(state, &target, &params, table.as_ref())
         }
         (&Method::GET, Some(name)) => {
             count("get");
-            Ok(json(&store.get(rt, ns, name)?))
+            let table = super::table::requested(headers, &params)?;
+            let obj = store.get(rt, ns, name)?;
+            Ok(json(&match table {
+                Some(table) => super::table::object(rt, &obj, &table, true),
+                None => obj,
+            }))
         }
         (&Method::POST, None) => {
             count_write("create");
@@ -331,7 +337,12 @@ fn warned(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
-fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {
+fn list(
+    state: &AppState,
+    target: &Target,
+    params: &Params,
+    table: Option<&super::table::TableRequest>,
+) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
     let limit = match params.get("limit") {
         None | Some("") => 0,
@@ -359,6 +370,9 @@ fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, 
         }
     }
     let items: Vec<&Value> = page.items.iter().map(|i| i.as_ref()).collect();
+    if let Some(table) = table {
+        return Ok(json(&super::table::list(&target.rt, &items, meta, table)));
+    }
     let list = ListBody {
         kind: format!("{}List", target.rt.kind),
         api_version: target.rt.api_version(),

@@ -2,10 +2,11 @@
 //! cut, or the client leaving.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -14,7 +15,9 @@ use tokio::time::Instant;
 use super::AppState;
 use super::handlers::{Params, Target};
 use super::status::ApiError;
-use crate::sim::store::{FieldError, Store, StoreError, Watch, WatchFilter};
+use super::table::{self, TableRequest};
+use crate::sim::kinds::ResourceType;
+use crate::sim::store::{FieldError, Store, StoreError, Watch, WatchEvent, WatchFilter};
 
 /// How often a quiet watch that allows bookmarks receives one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -26,6 +29,10 @@ struct Stream {
     /// The `initial-events-end` bookmark is still owed (`sendInitialEvents=true`).
     initial_end: bool,
     bookmark: Value,
+    /// Events are sent as one-row `Table`s (kubectl's human-readable `get -w`).
+    table: Option<(Arc<ResourceType>, TableRequest)>,
+    /// The column definitions went out with an earlier event.
+    table_headers_sent: bool,
 }
 
 fn line(v: &Value) -> Bytes {
@@ -59,8 +66,18 @@ impl Stream {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => None,
             () = tokio::time::sleep_until(quiet) => Some(self.bookmark(false)),
-            event = self.watch.next() => event.map(|e| Bytes::from(e.to_line())),
+            event = self.watch.next() => event.map(|e| self.event_line(&e)),
         }
+    }
+
+    fn event_line(&mut self, event: &WatchEvent) -> Bytes {
+        let Some((rt, request)) = &self.table else {
+            return Bytes::from(event.to_line());
+        };
+        let headers = !self.table_headers_sent;
+        self.table_headers_sent = true;
+        let table = table::object(rt, event.object(), request, headers);
+        line(&json!({"type": event.type_name(), "object": table}))
     }
 }
 
@@ -168,8 +185,10 @@ pub async fn serve(
     state: &AppState,
     target: &Target,
     params: &Params,
+    headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     check_initial_events(params)?;
+    let table = table::requested(headers, params)?.map(|t| (target.rt.clone(), t));
     let (labels, fields) = params.selectors(&target.rt)?;
     let send_initial = params.flag("sendInitialEvents")?;
     let from = match params.get("resourceVersion") {
@@ -211,6 +230,8 @@ pub async fn serve(
         initial_end: send_initial,
         bookmark: json!({"kind": target.rt.kind, "apiVersion": target.rt.api_version(),
             "metadata": {}}),
+        table,
+        table_headers_sent: false,
     };
     let body = futures::stream::unfold(stream, |mut s| async move {
         s.next_chunk()
