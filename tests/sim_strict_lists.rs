@@ -188,13 +188,38 @@ async fn deletecollection_honours_the_propagation_policy() {
 }
 
 #[tokio::test]
-async fn malformed_watch_parameters_are_refused() {
+async fn malformed_list_and_watch_parameters_are_refused() {
     let (_sim, client) = start().await;
-    for query in ["watch=1&timeoutSeconds=abc", "watch=yes"] {
+    for query in [
+        "watch=1&timeoutSeconds=abc",
+        "watch=yes",
+        "watch=1&resourceVersion=abc",
+        "resourceVersion=abc",
+        "resourceVersion=-3",
+        "limit=abc",
+        "limit=99999999999999999999",
+        "includeObject=All",
+    ] {
         let (code, _, status) =
             raw(&client, "GET", &format!("{CMS}?{query}"), "", &json!(null)).await;
-        assert_eq!(code, 400, "{query}: {status}");
+        // `includeObject` is read only when a Table is asked for; here it is ignored.
+        let expected = if query.starts_with("includeObject") {
+            200
+        } else {
+            400
+        };
+        assert_eq!(code, expected, "{query}: {status}");
+        if expected == 400 {
+            assert_eq!(status["reason"], "BadRequest", "{query}: {status}");
+        }
     }
+    // A limit below 1 is no limit, as the real server reads it.
+    config_maps(&client, 3).await;
+    let (code, _, list) = raw(&client, "GET", &format!("{CMS}?limit=-1"), "", &json!(null)).await;
+    assert_eq!(code, 200, "{list}");
+    // The three written and the namespace's `kube-root-ca.crt`, on one page.
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
+    assert!(list["metadata"].get("continue").is_none());
 }
 
 #[tokio::test]

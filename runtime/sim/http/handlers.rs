@@ -220,9 +220,15 @@ async fn serve(
         }
         (&Method::GET, None) => {
             count("list");
-            let pinned = params
-                .get("resourceVersion")
-                .is_some_and(|v| !v.is_empty() && v != "0");
+            let version = params.get("resourceVersion").unwrap_or_default();
+            // The real server refuses a version that is not a number too (its storage
+            // cannot parse it); the list would otherwise be served as if none was given.
+            if !version.is_empty() && version.parse::<u64>().is_err() {
+                return Err(ApiError::bad_request(format!(
+                    "resourceVersion {version:?} is not a valid version"
+                )));
+            }
+            let pinned = !version.is_empty() && version != "0";
             if pinned && params.get("continue").is_some_and(|c| !c.is_empty()) {
                 return Err(ApiError::bad_request(
                     "specifying resource version is not allowed when using continue",
@@ -344,10 +350,12 @@ fn list(
     table: Option<&super::table::TableRequest>,
 ) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
+    // `limit` is an int64 on the real server, and any value below 1 means no limit.
     let limit = match params.get("limit") {
         None | Some("") => 0,
         Some(l) => l
-            .parse::<usize>()
+            .parse::<i64>()
+            .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(|_| ApiError::bad_request(format!("limit {l:?} is not a number")))?,
     };
     let opts = ListOptions {
