@@ -172,15 +172,27 @@ async fn a_compacted_version_gets_410_and_a_relist_recovers() {
         .unwrap();
     sim.store().compact();
 
-    let err = api
+    // As the real server's watch cache: the request is accepted and the stream holds one
+    // ERROR event with the 410 `Expired` Status, then ends.
+    let mut expired = api
         .watch(&WatchParams::default(), &old_rv)
         .await
-        .err()
-        .expect("expired");
-    let kube::Error::Api(status) = err else {
-        panic!("not an API error: {err:?}")
-    };
-    assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+        .expect("the watch request itself is accepted")
+        .boxed();
+    match expired.try_next().await.unwrap() {
+        Some(WatchEvent::Error(status)) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+            assert!(
+                status.message.starts_with("too old resource version: "),
+                "{status:?}"
+            );
+        }
+        other => panic!("expected an ERROR event, got {other:?}"),
+    }
+    assert!(
+        expired.try_next().await.unwrap().is_none(),
+        "the stream ends"
+    );
 
     let relist = api.list(&ListParams::default()).await.unwrap();
     // The two written, and the namespace's `kube-root-ca.crt`.
@@ -625,6 +637,82 @@ async fn kube_runtime_watchers_work_with_lists_and_streaming_lists() {
     }
 }
 
+/// A kube-runtime watcher whose watch is cut and resumes from a version that has left the
+/// history lists again and carries on. It does so only because the 410 arrives as a watch
+/// event: a refused watch request would leave it retrying the expired version forever.
+#[tokio::test]
+async fn a_kube_runtime_watcher_resuming_from_a_compacted_version_lists_again() {
+    use kube::runtime::watcher::{self, Event};
+    let sim = SimServer::start(SimOptions {
+        faults: FaultConfig {
+            watch_cut_after: Some(Duration::from_millis(300)),
+            ..FaultConfig::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let client = sim.client().await.unwrap();
+    let ns: Api<Namespace> = Api::all(client.clone());
+    let obj = serde_json::from_value(json!({"metadata": {"name": "app"}})).unwrap();
+    ns.create(&PostParams::default(), &obj).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(client, "app");
+    api.create(&PostParams::default(), &cm("before"))
+        .await
+        .unwrap();
+
+    let mut events = watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    let mut inits = 0;
+    let mut saw_expired = false;
+    let mut compacted = false;
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), events.next())
+            .await
+            .expect("an event in time")
+            .expect("the watcher keeps going");
+        match next {
+            Ok(Event::Init) => inits += 1,
+            Ok(Event::InitDone) if !compacted => {
+                // While the first watch runs: a change it sees, and then everything up to
+                // now leaves the history, so that the resumed watch is from an old version.
+                api.create(&PostParams::default(), &cm("seen-live"))
+                    .await
+                    .unwrap();
+            }
+            Ok(Event::Apply(c)) if c.metadata.name.as_deref() == Some("seen-live") => {
+                sim.store().compact();
+                api.create(&PostParams::default(), &cm("after-compaction"))
+                    .await
+                    .unwrap();
+                // A change the watch does not see moves the history past whatever version
+                // the watcher holds, even one it was sent live before the cut.
+                Api::<ConfigMap>::namespaced(api.clone().into_client(), "default")
+                    .create(&PostParams::default(), &cm("elsewhere"))
+                    .await
+                    .unwrap();
+                sim.store().compact();
+                compacted = true;
+            }
+            Err(watcher::Error::WatchError(status)) => {
+                assert_eq!(status.code, 410, "{status:?}");
+                saw_expired = true;
+            }
+            Err(other) => panic!("the watcher failed otherwise: {other}"),
+            Ok(Event::InitApply(c)) if compacted => {
+                if c.metadata.name.as_deref() == Some("after-compaction") {
+                    break;
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(
+        saw_expired,
+        "the resumed watch was told its version expired"
+    );
+    assert_eq!(inits, 2, "listed once at the start and once after the 410");
+}
+
 #[tokio::test]
 async fn plain_http_serves_the_same_api() {
     let sim = SimServer::start(SimOptions {
@@ -648,4 +736,95 @@ async fn plain_http_serves_the_same_api() {
         names,
         ["default", "kube-node-lease", "kube-public", "kube-system"]
     );
+}
+
+/// Sends a GET with an `Accept` header and returns the status code and the body's lines.
+async fn get_accepting(client: &kube::Client, path: &str, accept: &str) -> (u16, Vec<Value>) {
+    let req = axum::http::Request::get(path)
+        .header("accept", accept)
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let resp = client.send(req).await.expect("request sent");
+    let code = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let lines = String::from_utf8_lossy(&bytes)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (code, lines)
+}
+
+const KUBECTL_TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,\
+    application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+#[tokio::test]
+async fn tables_are_served_to_clients_that_ask_for_them() {
+    let (_sim, client) = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "app");
+    api.create(&PostParams::default(), &cm("one"))
+        .await
+        .unwrap();
+    let cms = "/api/v1/namespaces/app/configmaps";
+
+    let (code, body) = get_accepting(&client, cms, KUBECTL_TABLE).await;
+    assert_eq!(code, 200);
+    let table = &body[0];
+    assert_eq!(
+        (&table["kind"], &table["apiVersion"]),
+        (&json!("Table"), &json!("meta.k8s.io/v1"))
+    );
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "Data", "Age"]);
+    assert!(table["metadata"]["resourceVersion"].is_string());
+    let row = &table["rows"][1];
+    assert_eq!(
+        row["cells"].as_array().unwrap()[..2],
+        [json!("one"), json!(1)]
+    );
+    // By default a row carries the object's metadata only.
+    assert_eq!(row["object"]["kind"], "PartialObjectMetadata");
+    assert_eq!(row["object"]["metadata"]["name"], "one");
+    assert!(row["object"].get("data").is_none());
+
+    let (_, body) = get_accepting(
+        &client,
+        &format!("{cms}?includeObject=Object"),
+        KUBECTL_TABLE,
+    )
+    .await;
+    assert_eq!(body[0]["rows"][1]["object"]["data"], json!({"k": "one"}));
+    let (code, body) =
+        get_accepting(&client, &format!("{cms}?includeObject=All"), KUBECTL_TABLE).await;
+    assert_eq!((code, &body[0]["reason"]), (400, &json!("BadRequest")));
+
+    // The first Table the client names is served; plain JSON without one.
+    let beta = "application/json;as=Table;v=v1beta1;g=meta.k8s.io";
+    let (_, body) = get_accepting(&client, &format!("{cms}/one"), beta).await;
+    assert_eq!(body[0]["apiVersion"], "meta.k8s.io/v1beta1");
+    assert_eq!(body[0]["rows"].as_array().unwrap().len(), 1);
+    let (_, body) = get_accepting(&client, &format!("{cms}/one"), "application/json").await;
+    assert_eq!(body[0]["kind"], "ConfigMap");
+
+    // A watch sends one-row Tables; only the first holds the column definitions.
+    let (code, events) = get_accepting(
+        &client,
+        &format!("{cms}?watch=true&timeoutSeconds=1"),
+        KUBECTL_TABLE,
+    )
+    .await;
+    assert_eq!(code, 200);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["type"] == "ADDED" && e["object"]["kind"] == "Table")
+    );
+    assert!(events[0]["object"]["columnDefinitions"].is_array());
+    assert!(events[1]["object"].get("columnDefinitions").is_none());
+    assert_eq!(events[1]["object"]["rows"][0]["cells"][0], "one");
 }

@@ -648,3 +648,129 @@ async fn custom_resources_of_an_installed_crd_are_served() {
         String::from_utf8_lossy(&patch.stderr).contains("strategic merge patch is not supported")
     );
 }
+
+/// The words of each line of kubectl's table output.
+fn table(out: &str) -> Vec<Vec<String>> {
+    out.lines()
+        .map(|l| l.split_whitespace().map(String::from).collect())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_readable_gets_print_the_real_columns() {
+    if !kubectl_present() {
+        return;
+    }
+    let k = Kubectl::start(Vec::new()).await;
+    k.ok(&["create", "namespace", "t"]).await;
+    let store = k.sim.store();
+    let deploy = json!({"metadata": {"name": "web"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}},
+        "status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "availableReplicas": 1}});
+    let deploys = k.rt("apps", "deployments");
+    store.create(&deploys, Some("t"), deploy, false).unwrap();
+    let status = runner::sim::store::Patch::Merge(json!({"status": {
+        "replicas": 2, "readyReplicas": 1, "updatedReplicas": 2, "availableReplicas": 1}}));
+    store
+        .patch(&deploys, Some("t"), "web", &status, true, false)
+        .unwrap();
+    let pods = k.rt("", "pods");
+    for (name, status) in [
+        (
+            "ok",
+            json!({"phase": "Running", "podIP": "10.1.0.7", "containerStatuses": [
+                {"name": "c", "ready": true, "restartCount": 0, "state": {"running": {}}}]}),
+        ),
+        (
+            "crash",
+            json!({"phase": "Running", "containerStatuses": [
+                {"name": "c", "ready": false, "restartCount": 3,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                 "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2026-01-01T00:00:00Z"}}}]}),
+        ),
+    ] {
+        let pod = json!({"metadata": {"name": name},
+            "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "i"}]}});
+        store.create(&pods, Some("t"), pod, false).unwrap();
+        let status = runner::sim::store::Patch::Merge(json!({ "status": status }));
+        store
+            .patch(&pods, Some("t"), name, &status, true, false)
+            .unwrap();
+    }
+    let event = json!({"metadata": {"name": "web.1"}, "type": "Normal", "reason": "IssuerUpdated",
+        "message": "Updated identity issuer ", "count": 2,
+        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "t"},
+        "source": {"component": "linkerd-identity"}});
+    store
+        .create(&k.rt("", "events"), Some("t"), event, false)
+        .unwrap();
+
+    let deploys = table(&k.ok(&["get", "deploy", "-A"]).await);
+    assert_eq!(
+        deploys[0],
+        [
+            "NAMESPACE",
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE"
+        ]
+    );
+    assert_eq!(deploys[1][..5], ["t", "web", "1/2", "2", "1"]);
+
+    let pods = table(&k.ok(&["get", "pods", "-n", "t"]).await);
+    assert_eq!(pods[0], ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+    // Rows in name order; the restarts say when the last one was.
+    assert_eq!(pods[1][..4], ["crash", "0/1", "CrashLoopBackOff", "3"]);
+    assert!(
+        pods[1][4].starts_with('(') && pods[1][5] == "ago)",
+        "{pods:?}"
+    );
+    assert_eq!(pods[2][..4], ["ok", "1/1", "Running", "0"]);
+
+    let wide = k.ok(&["get", "pod", "ok", "-n", "t", "-o", "wide"]).await;
+    assert!(
+        wide.starts_with("NAME ") && wide.contains(" NOMINATED NODE   READINESS GATES\n"),
+        "{wide}"
+    );
+    assert_eq!(
+        table(&wide)[1][5..],
+        ["10.1.0.7", "node-1", "<none>", "<none>"]
+    );
+
+    let events = table(&k.ok(&["get", "events", "-n", "t"]).await);
+    assert_eq!(
+        events[0],
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    );
+    let row = events[1].join(" ");
+    assert!(
+        row.ends_with("Normal IssuerUpdated deployment/web Updated identity issuer"),
+        "{row}"
+    );
+
+    let ns = table(&k.ok(&["get", "ns", "t"]).await);
+    assert_eq!(ns[0], ["NAME", "STATUS", "AGE"]);
+    assert_eq!(ns[1][..2], ["t", "Active"]);
+    let cms = table(&k.ok(&["get", "cm", "-n", "t"]).await);
+    assert_eq!(cms[0], ["NAME", "DATA", "AGE"]);
+    assert_eq!(cms[1][..2], ["kube-root-ca.crt", "1"]);
+
+    // A watch prints the header once, then one row per change.
+    let mut watch = k.command(&["get", "pods", "-n", "t", "-w"]);
+    let mut child = watch.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || {
+        let line = tokio::time::timeout(Duration::from_secs(15), lines.next_line()).await;
+        line.unwrap().unwrap().unwrap()
+    };
+    assert!(next().await.starts_with("NAME "));
+    assert!(next().await.starts_with("crash "));
+    assert!(next().await.starts_with("ok "));
+    k.ok(&["run", "late", "-n", "t", "--image=nginx"]).await;
+    assert_eq!(table(&next().await)[0][..3], ["late", "0/1", "Pending"]);
+    child.kill().await.unwrap();
+}

@@ -65,12 +65,16 @@ async fn a_watch_from_a_version_not_reached_times_out_as_too_large() {
     let future = sim.store().resource_version() + 1000;
     let started = Instant::now();
     let path = format!("{CMS}?watch=true&resourceVersion={future}");
-    let (code, _, status) = raw(&client, "GET", &path, "", &json!(null)).await;
+    let (code, _, event) = raw(&client, "GET", &path, "", &json!(null)).await;
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "answered at once"
     );
-    assert_eq!(code, 504, "{status}");
+    // The real watch cache accepts the watch and sends the failure as its one ERROR event.
+    assert_eq!(code, 200, "{event}");
+    assert_eq!(event["type"], "ERROR");
+    let status = &event["object"];
+    assert_eq!(status["code"], 504);
     assert_eq!(status["reason"], "Timeout");
     assert_eq!(
         status["details"]["causes"][0]["reason"],
@@ -115,9 +119,20 @@ async fn send_initial_events_needs_its_settings_and_ends_with_the_bookmark() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(&types[..3], ["ADDED", "ADDED", "BOOKMARK"], "{events:?}");
+    // The two written and the namespace's `kube-root-ca.crt`, then the bookmark.
     assert_eq!(
-        events[2]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        &types[..4],
+        ["ADDED", "ADDED", "ADDED", "BOOKMARK"],
+        "{events:?}"
+    );
+    let mut names: Vec<&str> = events[..3]
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["c0", "c1", "kube-root-ca.crt"]);
+    assert_eq!(
+        events[3]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
         "true"
     );
 }
@@ -173,13 +188,38 @@ async fn deletecollection_honours_the_propagation_policy() {
 }
 
 #[tokio::test]
-async fn malformed_watch_parameters_are_refused() {
+async fn malformed_list_and_watch_parameters_are_refused() {
     let (_sim, client) = start().await;
-    for query in ["watch=1&timeoutSeconds=abc", "watch=yes"] {
+    for query in [
+        "watch=1&timeoutSeconds=abc",
+        "watch=yes",
+        "watch=1&resourceVersion=abc",
+        "resourceVersion=abc",
+        "resourceVersion=-3",
+        "limit=abc",
+        "limit=99999999999999999999",
+        "includeObject=All",
+    ] {
         let (code, _, status) =
             raw(&client, "GET", &format!("{CMS}?{query}"), "", &json!(null)).await;
-        assert_eq!(code, 400, "{query}: {status}");
+        // `includeObject` is read only when a Table is asked for; here it is ignored.
+        let expected = if query.starts_with("includeObject") {
+            200
+        } else {
+            400
+        };
+        assert_eq!(code, expected, "{query}: {status}");
+        if expected == 400 {
+            assert_eq!(status["reason"], "BadRequest", "{query}: {status}");
+        }
     }
+    // A limit below 1 is no limit, as the real server reads it.
+    config_maps(&client, 3).await;
+    let (code, _, list) = raw(&client, "GET", &format!("{CMS}?limit=-1"), "", &json!(null)).await;
+    assert_eq!(code, 200, "{list}");
+    // The three written and the namespace's `kube-root-ca.crt`, on one page.
+    assert_eq!(list["items"].as_array().unwrap().len(), 4);
+    assert!(list["metadata"].get("continue").is_none());
 }
 
 #[tokio::test]

@@ -77,7 +77,7 @@ pub struct ServeArgs {
     /// Share of writes (0–1) answered 409 Conflict.
     #[arg(long, value_name = "SHARE", value_parser = share, default_value = "0")]
     pub conflict_rate: f64,
-    /// Changes kept for watches from older versions; older ones get 410 Gone.
+    /// Changes kept for watches from older versions; older ones get a 410 Expired watch event.
     #[arg(long, value_name = "CHANGES", default_value_t = 20_000)]
     pub history: usize,
     /// How many times faster than real time the simulated cluster runs (pod starts, kubelet

@@ -216,26 +216,36 @@ async fn serve(
     match (method, target.name.as_deref()) {
         (&Method::GET, None) if params.flag("watch")? => {
             count("watch");
-            super::watch::check_initial_events(&params)?;
-            super::watch::wait_for_version(store, &params).await?;
-            super::watch::serve(state, &target, &params)
+            super::watch::serve(state, &target, &params, headers).await
         }
         (&Method::GET, None) => {
             count("list");
-            let pinned = params
-                .get("resourceVersion")
-                .is_some_and(|v| !v.is_empty() && v != "0");
+            let version = params.get("resourceVersion").unwrap_or_default();
+            // The real server refuses a version that is not a number too (its storage
+            // cannot parse it); the list would otherwise be served as if none was given.
+            if !version.is_empty() && version.parse::<u64>().is_err() {
+                return Err(ApiError::bad_request(format!(
+                    "resourceVersion {version:?} is not a valid version"
+                )));
+            }
+            let pinned = !version.is_empty() && version != "0";
             if pinned && params.get("continue").is_some_and(|c| !c.is_empty()) {
                 return Err(ApiError::bad_request(
                     "specifying resource version is not allowed when using continue",
                 ));
             }
             super::watch::wait_for_version(store, &params).await?;
-            list(state, &target, &params)
+            let table = super::table::requested(headers, &params)?;
+            list(state, &target, &params, table.as_ref())
         }
         (&Method::GET, Some(name)) => {
             count("get");
-            Ok(json(&store.get(rt, ns, name)?))
+            let table = super::table::requested(headers, &params)?;
+            let obj = store.get(rt, ns, name)?;
+            Ok(json(&match table {
+                Some(table) => super::table::object(rt, &obj, &table, true),
+                None => obj,
+            }))
         }
         (&Method::POST, None) => {
             count_write("create");
@@ -333,12 +343,19 @@ fn warned(mut response: Response, warnings: &[String]) -> Response {
     response
 }
 
-fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {
+fn list(
+    state: &AppState,
+    target: &Target,
+    params: &Params,
+    table: Option<&super::table::TableRequest>,
+) -> Result<Response, ApiError> {
     let (labels, fields) = params.selectors(&target.rt)?;
+    // `limit` is an int64 on the real server, and any value below 1 means no limit.
     let limit = match params.get("limit") {
         None | Some("") => 0,
         Some(l) => l
-            .parse::<usize>()
+            .parse::<i64>()
+            .map(|n| usize::try_from(n).unwrap_or(0))
             .map_err(|_| ApiError::bad_request(format!("limit {l:?} is not a number")))?,
     };
     let opts = ListOptions {
@@ -361,6 +378,9 @@ fn list(state: &AppState, target: &Target, params: &Params) -> Result<Response, 
         }
     }
     let items: Vec<&Value> = page.items.iter().map(|i| i.as_ref()).collect();
+    if let Some(table) = table {
+        return Ok(json(&super::table::list(&target.rt, &items, meta, table)));
+    }
     let list = ListBody {
         kind: format!("{}List", target.rt.kind),
         api_version: target.rt.api_version(),

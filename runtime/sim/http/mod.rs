@@ -7,6 +7,7 @@ mod openapi;
 pub mod protobuf;
 mod scale;
 pub mod status;
+mod table;
 mod watch;
 
 use std::sync::Arc;

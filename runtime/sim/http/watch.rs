@@ -2,10 +2,11 @@
 //! cut, or the client leaving.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -14,7 +15,9 @@ use tokio::time::Instant;
 use super::AppState;
 use super::handlers::{Params, Target};
 use super::status::ApiError;
-use crate::sim::store::{FieldError, Store, StoreError, Watch, WatchFilter};
+use super::table::{self, TableRequest};
+use crate::sim::kinds::ResourceType;
+use crate::sim::store::{FieldError, Store, StoreError, Watch, WatchEvent, WatchFilter};
 
 /// How often a quiet watch that allows bookmarks receives one.
 const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
@@ -26,6 +29,10 @@ struct Stream {
     /// The `initial-events-end` bookmark is still owed (`sendInitialEvents=true`).
     initial_end: bool,
     bookmark: Value,
+    /// Events are sent as one-row `Table`s (kubectl's human-readable `get -w`).
+    table: Option<(Arc<ResourceType>, TableRequest)>,
+    /// The column definitions went out with an earlier event.
+    table_headers_sent: bool,
 }
 
 fn line(v: &Value) -> Bytes {
@@ -59,8 +66,18 @@ impl Stream {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => None,
             () = tokio::time::sleep_until(quiet) => Some(self.bookmark(false)),
-            event = self.watch.next() => event.map(|e| Bytes::from(e.to_line())),
+            event = self.watch.next() => event.map(|e| self.event_line(&e)),
         }
+    }
+
+    fn event_line(&mut self, event: &WatchEvent) -> Bytes {
+        let Some((rt, request)) = &self.table else {
+            return Bytes::from(event.to_line());
+        };
+        let headers = !self.table_headers_sent;
+        self.table_headers_sent = true;
+        let table = table::object(rt, event.object(), request, headers);
+        line(&json!({"type": event.type_name(), "object": table}))
     }
 }
 
@@ -105,7 +122,7 @@ pub async fn wait_for_version(store: &Store, params: &Params) -> Result<(), ApiE
 /// # Errors
 ///
 /// 422 naming each missing setting.
-pub fn check_initial_events(params: &Params) -> Result<(), ApiError> {
+fn check_initial_events(params: &Params) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     let not_older = params.get("resourceVersionMatch") == Some("NotOlderThan");
     if params.get("sendInitialEvents").is_some() {
@@ -142,12 +159,36 @@ pub fn check_initial_events(params: &Params) -> Result<(), ApiError> {
     .into())
 }
 
+/// A watch that failed after its request was accepted: `200 OK` and a stream of one `ERROR`
+/// event holding the `Status`, as the real server's watch cache answers a version older than
+/// its history (410 `Expired`) or one it does not reach in time (504 "Too large resource
+/// version"). Clients rely on the difference: kube-runtime's watcher lists again only on a
+/// 410 received as an event, and retries the same version forever when the request itself
+/// is refused.
+fn error_stream(error: &ApiError) -> Response {
+    let event = line(&json!({"type": "ERROR", "object": error.status()}));
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(event),
+    )
+        .into_response()
+}
+
 /// Starts a watch for `target` and streams it.
 ///
 /// # Errors
 ///
-/// 400 for bad selectors or versions, 410 `Expired` for a version older than the history.
-pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Response, ApiError> {
+/// 400 for bad selectors, versions or timeouts, 422 for `sendInitialEvents` without its
+/// settings. A version older than the history or not reached in time is not an error here:
+/// it is the stream's one `ERROR` event (see [`error_stream`]).
+pub async fn serve(
+    state: &AppState,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    check_initial_events(params)?;
+    let table = table::requested(headers, params)?.map(|t| (target.rt.clone(), t));
     let (labels, fields) = params.selectors(&target.rt)?;
     let send_initial = params.flag("sendInitialEvents")?;
     let from = match params.get("resourceVersion") {
@@ -157,13 +198,6 @@ pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Respo
             ApiError::bad_request(format!("resourceVersion {v:?} is not a valid version"))
         })?),
     };
-    let filter = WatchFilter {
-        resource: target.rt.clone(),
-        namespace: target.namespace.clone(),
-        labels,
-        fields,
-    };
-    let watch = state.store.watch(filter, from)?;
     let timeout = match params.get("timeoutSeconds") {
         None | Some("") => None,
         Some(t) => Some(Duration::from_secs(t.parse::<u64>().map_err(|_| {
@@ -172,15 +206,32 @@ pub fn serve(state: &AppState, target: &Target, params: &Params) -> Result<Respo
             ))
         })?)),
     };
+    let bookmarks = params.flag("allowWatchBookmarks")?;
+    if let Err(error) = wait_for_version(&state.store, params).await {
+        return Ok(error_stream(&error));
+    }
+    let filter = WatchFilter {
+        resource: target.rt.clone(),
+        namespace: target.namespace.clone(),
+        labels,
+        fields,
+    };
+    let watch = match state.store.watch(filter, from) {
+        Ok(watch) => watch,
+        Err(error @ StoreError::Expired { .. }) => return Ok(error_stream(&error.into())),
+        Err(error) => return Err(error.into()),
+    };
     let cut = state.faults.get().watch_cut_after;
     let limit = [timeout, cut].into_iter().flatten().min();
     let stream = Stream {
         watch,
         deadline: limit.map(|d| Instant::now() + d),
-        bookmarks: params.flag("allowWatchBookmarks")?,
+        bookmarks,
         initial_end: send_initial,
         bookmark: json!({"kind": target.rt.kind, "apiVersion": target.rt.api_version(),
             "metadata": {}}),
+        table,
+        table_headers_sent: false,
     };
     let body = futures::stream::unfold(stream, |mut s| async move {
         s.next_chunk()

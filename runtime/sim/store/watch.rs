@@ -117,6 +117,11 @@ struct Line<'a> {
 }
 
 impl WatchEvent {
+    /// `ADDED`, `MODIFIED` or `DELETED`, as the event's `type` in a watch stream.
+    pub fn type_name(&self) -> &'static str {
+        self.parts().0
+    }
+
     fn parts(&self) -> (&'static str, &Value) {
         match self {
             WatchEvent::Added(o) => ("ADDED", o),
