@@ -121,9 +121,16 @@ impl Kubelet {
             if super::objects::uid(&pod) != uid {
                 return;
             }
-            let outcome = self.hooks().iter().try_for_each(|h| h.starting(&pod));
-            let status = running_status(&pod, outcome.as_ref().err(), restarts);
-            let crashed = matches!(outcome, Err(StartError::Crash { .. }));
+            // Every process starts on its own: each hook may fail its container.
+            let problems: Vec<StartError> = self
+                .hooks()
+                .iter()
+                .filter_map(|h| h.starting(&pod).err())
+                .collect();
+            let status = running_status(&pod, &problems, restarts);
+            let crashed = problems
+                .iter()
+                .any(|p| matches!(p, StartError::Crash { .. }));
             let mut new = pod.clone();
             new["status"] = status;
             if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -136,7 +143,7 @@ impl Kubelet {
             {
                 return;
             }
-            if outcome.is_ok() {
+            if problems.is_empty() {
                 return;
             }
             if !crashed {
@@ -152,13 +159,13 @@ impl Kubelet {
     }
 }
 
-/// The status of a started pod: ready, or with the container a hook named waiting (not
+/// The status of a started pod: ready, or with each container a hook named waiting (not
 /// ready), unable to be created, or in CrashLoopBackOff after a crash. Init containers have
 /// completed, except native sidecars (`restartPolicy: Always`), which run beside the others.
-fn running_status(pod: &Value, problem: Option<&StartError>, restarts: u32) -> Value {
+fn running_status(pod: &Value, problems: &[StartError], restarts: u32) -> Value {
     let at = now();
     let started = str_at(pod, "/status/startTime").map_or_else(|| at.clone(), str::to_owned);
-    let ready = if problem.is_none() { "True" } else { "False" };
+    let ready = if problems.is_empty() { "True" } else { "False" };
     let containers = |pointer: &str| {
         pod.pointer(pointer)
             .and_then(Value::as_array)
@@ -168,7 +175,11 @@ fn running_status(pod: &Value, problem: Option<&StartError>, restarts: u32) -> V
     let container_id = format!("containerd://{}", super::objects::uid(pod));
     let status_of = |c: &Value| {
         let cname = c.get("name").and_then(Value::as_str).unwrap_or_default();
-        let mine = problem.filter(|p| p.container() == cname);
+        // A crash outweighs waiting when two processes of one container fail.
+        let mine = problems
+            .iter()
+            .filter(|p| p.container() == cname)
+            .max_by_key(|p| matches!(p, StartError::Crash { .. }));
         let running = json!({ "running": { "startedAt": at } });
         let (state, ready, started, restart_count, last) = match mine {
             None => (running, true, true, 0, None),
