@@ -185,3 +185,69 @@ async fn the_injector_sees_a_new_bundle_only_after_the_kubelet_refresh() {
         Some(bundle.as_str())
     );
 }
+
+#[tokio::test]
+async fn leaves_last_24_hours_and_are_renewed_at_70_percent_on_the_sim_clock() {
+    use runner::sim::cluster::ClusterOptions;
+    use time::Duration;
+    // A simulated day in under a second.
+    let cluster = ClusterOptions {
+        speed: 100_000.0,
+        ..Default::default()
+    };
+    let sim = Sim::start(SimOptions {
+        scenario: Some("edge".into()),
+        cluster: Some(cluster),
+        ..Default::default()
+    })
+    .await;
+    settled(&sim).await;
+    let linkerd = sim.sim.cluster().unwrap().linkerd().clone();
+    let clock = sim.sim.cluster().unwrap().clock().clone();
+    let web = sim.pods("emojivoto", "web-")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = linkerd.mesh.proxy("emojivoto", &web).unwrap().leaf;
+    // Valid from 20 s before issuance to 24 h and 20 s after (Linkerd's skew allowance).
+    assert_eq!(
+        first.cert.not_after() - first.cert.not_before(),
+        Duration::hours(24) + Duration::seconds(40)
+    );
+    let issued = first.cert.not_before() + Duration::seconds(20);
+    let lifetime: Duration = first.cert.not_after() - issued;
+    assert!(
+        (first.renew_at - (issued + lifetime * 0.7_f64)).abs() < Duration::seconds(1),
+        "renewal planned at {} for a leaf issued at {issued}",
+        first.renew_at
+    );
+    let issuer = sim.sim.scenario_identity().unwrap().issuer.cert().clone();
+    assert_eq!(first.chain[0].fingerprint(), issuer.fingerprint());
+
+    // Three simulated days: the leaf is renewed again and again, each time at 70%.
+    let until = clock.now() + Duration::days(3);
+    let mut leaves = vec![first.cert.clone()];
+    while clock.now() < until {
+        let leaf = linkerd.mesh.proxy("emojivoto", &web).unwrap().leaf.cert;
+        if leaf.fingerprint() != leaves.last().unwrap().fingerprint() {
+            leaves.push(leaf);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(leaves.len() >= 3, "only {} leaves in 3 days", leaves.len());
+    for pair in leaves.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        let old_issued = old.not_before() + Duration::seconds(20);
+        let new_issued = new.not_before() + Duration::seconds(20);
+        assert!(
+            new_issued >= old_issued + lifetime * 0.7_f64,
+            "renewed early: issued {old_issued}, renewed {new_issued}"
+        );
+        assert!(
+            new_issued < old.not_after(),
+            "renewed after expiry: {} then {new_issued}",
+            old.not_after()
+        );
+    }
+    assert!(linkerd.record.is_empty(), "{}", linkerd.record.summary());
+}
