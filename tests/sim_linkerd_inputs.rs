@@ -203,3 +203,70 @@ async fn a_missing_trust_roots_config_map_keeps_proxies_from_being_created() {
     );
     assert_eq!(proxy["restartCount"], 0);
 }
+
+/// Loads the 2.12 install without the objects `drop` names, and emojivoto.
+async fn fixture_without(drop: &[(&str, &str)]) -> Option<Sim> {
+    let dir = sim_linkerd_support::fixtures()?;
+    let text = std::fs::read_to_string(dir.join("install-stable-2.12.0.yaml")).unwrap();
+    let kept: Vec<&str> = text
+        .split("\n---")
+        .filter(|doc| {
+            !drop.iter().any(|(kind, name)| {
+                doc.contains(&format!("kind: {kind}\n"))
+                    && doc.contains(&format!("  name: {name}\n"))
+            })
+        })
+        .collect();
+    assert!(kept.len() < text.split("\n---").count(), "nothing dropped");
+    let work = tempfile::tempdir().unwrap();
+    let path = work.path().join("install.yaml");
+    std::fs::write(&path, kept.join("\n---")).unwrap();
+    let sim = Sim::start(SimOptions {
+        manifests: vec![path, dir.join("emojivoto.yaml")],
+        ..Default::default()
+    })
+    .await;
+    Some(sim)
+}
+
+#[tokio::test]
+async fn an_install_without_its_issuer_secret_crash_loops_identity_naming_the_secret() {
+    let Some(sim) = fixture_without(&[("Secret", "linkerd-identity-issuer")]).await else {
+        return;
+    };
+    sim.wait_for(20, "identity crash-looping", |s| {
+        failing(s, "linkerd", "linkerd-identity-", "identity")
+            .iter()
+            .any(|c| c["state"]["waiting"]["reason"] == "CrashLoopBackOff")
+    })
+    .await;
+    let status = &failing(&sim, "linkerd", "linkerd-identity-", "identity")[0];
+    let message = status["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("linkerd/linkerd-identity-issuer") && message.contains("missing"),
+        "{message}"
+    );
+    // No identity, no certificates: the other control-plane proxies wait, not ready.
+    let waiting = failing(&sim, "linkerd", "linkerd-destination-", "linkerd-proxy");
+    assert!(waiting[0]["state"]["running"].is_object(), "{waiting:?}");
+    assert_eq!(waiting[0]["restartCount"], 0);
+}
+
+#[tokio::test]
+async fn an_install_without_linkerd_config_names_it() {
+    let Some(sim) = fixture_without(&[("ConfigMap", "linkerd-config")]).await else {
+        return;
+    };
+    sim.wait_for(20, "identity crash-looping", |s| {
+        failing(s, "linkerd", "linkerd-identity-", "identity")
+            .iter()
+            .any(|c| c["state"]["waiting"]["reason"] == "CrashLoopBackOff")
+    })
+    .await;
+    let status = &failing(&sim, "linkerd", "linkerd-identity-", "identity")[0];
+    let message = status["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("linkerd/linkerd-config") && message.contains("missing"),
+        "{message}"
+    );
+}

@@ -86,6 +86,39 @@ async fn every_scenario_comes_up_meshed_without_failures() {
                 );
             }
         }
+        // From 2.11 the three core control-plane proxies read the anchors from the
+        // trust-roots ConfigMap through their env; before, and in workloads, they are inline.
+        let identity = sim
+            .get("apps", "deployments", "linkerd", "linkerd-identity")
+            .unwrap();
+        let env = identity["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "linkerd-proxy")
+            .unwrap()["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS")
+            .unwrap()
+            .clone();
+        let by_reference = !matches!(name, "stable-2.8" | "stable-2.10");
+        assert_eq!(
+            env["valueFrom"]["configMapKeyRef"]["name"].as_str(),
+            by_reference.then_some("linkerd-identity-trust-roots"),
+            "{name}: {env}"
+        );
+        let pod = &sim.pods("linkerd", "linkerd-identity-")[0];
+        let held = sim
+            .sim
+            .cluster()
+            .unwrap()
+            .linkerd()
+            .mesh
+            .proxy("linkerd", pod["metadata"]["name"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(held.anchors_text.trim(), root.trim(), "{name}");
         let record = &sim.sim.cluster().unwrap().linkerd().record;
         sim.wait_for(10, "sampled traffic", |_| record.connections() > 50)
             .await;
