@@ -91,6 +91,16 @@ async fn a_repeated_issuer_update_bumps_count_and_a_watch_sees_it_modified() {
         .unwrap()
         .boxed();
 
+    // Let the wall clock pass the first event's second, so that a new `lastTimestamp`
+    // (second precision, as on a real server) can be told from the old one.
+    let first_at = time::OffsetDateTime::parse(
+        first["lastTimestamp"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    while time::OffsetDateTime::now_utc() < first_at + time::Duration::seconds(1) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     write_issuer(&sim, 300);
     sim.wait_for(10, "the count bumped", |s| {
         events(s, "IssuerUpdated")
@@ -101,7 +111,13 @@ async fn a_repeated_issuer_update_bumps_count_and_a_watch_sees_it_modified() {
     let again = events(&sim, "IssuerUpdated");
     assert_eq!(again.len(), 1, "a second object instead of a bumped count");
     assert_eq!(again[0]["metadata"]["name"], first["metadata"]["name"]);
-    assert!(again[0]["lastTimestamp"].as_str() >= first["lastTimestamp"].as_str());
+    assert!(
+        again[0]["lastTimestamp"].as_str() > first["lastTimestamp"].as_str(),
+        "lastTimestamp not bumped: {} then {}",
+        first["lastTimestamp"],
+        again[0]["lastTimestamp"]
+    );
+    assert_eq!(again[0]["firstTimestamp"], first["firstTimestamp"]);
 
     let mut seen = None;
     while let Some(event) = watch.next().await {
@@ -280,4 +296,36 @@ async fn each_identity_replica_records_its_own_issuer_update() {
     instances.sort();
     instances.dedup();
     assert_eq!(instances.len(), 3, "{instances:?}");
+}
+
+#[tokio::test]
+async fn identity_sees_a_new_issuer_only_after_the_kubelet_refresh() {
+    // An hour of simulated refresh delay: 3.6 s of real time.
+    let cluster = runner::sim::cluster::ClusterOptions {
+        kubelet_refresh: std::time::Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let sim = Sim::start(SimOptions {
+        scenario: Some("edge".into()),
+        cluster: Some(cluster),
+        ..Default::default()
+    })
+    .await;
+    sim.wait_for(20, "identity ready", |s| {
+        s.pods("linkerd", "linkerd-identity-").iter().any(ready)
+    })
+    .await;
+    let clock = sim.sim.cluster().unwrap().clock().clone();
+    let written = clock.now();
+    write_issuer(&sim, 365);
+    sim.wait_for(10, "IssuerUpdated", |s| {
+        !events(s, "IssuerUpdated").is_empty()
+    })
+    .await;
+    let seen = clock.now();
+    assert!(
+        seen - written >= time::Duration::hours(1),
+        "the issuer was reloaded {} after the write, before the volume refresh",
+        seen - written
+    );
 }

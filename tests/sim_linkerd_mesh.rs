@@ -86,6 +86,39 @@ async fn every_scenario_comes_up_meshed_without_failures() {
                 );
             }
         }
+        // From 2.11 the three core control-plane proxies read the anchors from the
+        // trust-roots ConfigMap through their env; before, and in workloads, they are inline.
+        let identity = sim
+            .get("apps", "deployments", "linkerd", "linkerd-identity")
+            .unwrap();
+        let env = identity["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "linkerd-proxy")
+            .unwrap()["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS")
+            .unwrap()
+            .clone();
+        let by_reference = !matches!(name, "stable-2.8" | "stable-2.10");
+        assert_eq!(
+            env["valueFrom"]["configMapKeyRef"]["name"].as_str(),
+            by_reference.then_some("linkerd-identity-trust-roots"),
+            "{name}: {env}"
+        );
+        let pod = &sim.pods("linkerd", "linkerd-identity-")[0];
+        let held = sim
+            .sim
+            .cluster()
+            .unwrap()
+            .linkerd()
+            .mesh
+            .proxy("linkerd", pod["metadata"]["name"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(held.anchors_text.trim(), root.trim(), "{name}");
         let record = &sim.sim.cluster().unwrap().linkerd().record;
         sim.wait_for(10, "sampled traffic", |_| record.connections() > 50)
             .await;
@@ -184,4 +217,70 @@ async fn the_injector_sees_a_new_bundle_only_after_the_kubelet_refresh() {
         proxy_anchors(&sim.pods("emojivoto", "voting-")[0]).as_deref(),
         Some(bundle.as_str())
     );
+}
+
+#[tokio::test]
+async fn leaves_last_24_hours_and_are_renewed_at_70_percent_on_the_sim_clock() {
+    use runner::sim::cluster::ClusterOptions;
+    use time::Duration;
+    // A simulated day in under a second.
+    let cluster = ClusterOptions {
+        speed: 100_000.0,
+        ..Default::default()
+    };
+    let sim = Sim::start(SimOptions {
+        scenario: Some("edge".into()),
+        cluster: Some(cluster),
+        ..Default::default()
+    })
+    .await;
+    settled(&sim).await;
+    let linkerd = sim.sim.cluster().unwrap().linkerd().clone();
+    let clock = sim.sim.cluster().unwrap().clock().clone();
+    let web = sim.pods("emojivoto", "web-")[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = linkerd.mesh.proxy("emojivoto", &web).unwrap().leaf;
+    // Valid from 20 s before issuance to 24 h and 20 s after (Linkerd's skew allowance).
+    assert_eq!(
+        first.cert.not_after() - first.cert.not_before(),
+        Duration::hours(24) + Duration::seconds(40)
+    );
+    let issued = first.cert.not_before() + Duration::seconds(20);
+    let lifetime: Duration = first.cert.not_after() - issued;
+    assert!(
+        (first.renew_at - (issued + lifetime * 0.7_f64)).abs() < Duration::seconds(1),
+        "renewal planned at {} for a leaf issued at {issued}",
+        first.renew_at
+    );
+    let issuer = sim.sim.scenario_identity().unwrap().issuer.cert().clone();
+    assert_eq!(first.chain[0].fingerprint(), issuer.fingerprint());
+
+    // Three simulated days: the leaf is renewed again and again, each time at 70%.
+    let until = clock.now() + Duration::days(3);
+    let mut leaves = vec![first.cert.clone()];
+    while clock.now() < until {
+        let leaf = linkerd.mesh.proxy("emojivoto", &web).unwrap().leaf.cert;
+        if leaf.fingerprint() != leaves.last().unwrap().fingerprint() {
+            leaves.push(leaf);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(leaves.len() >= 3, "only {} leaves in 3 days", leaves.len());
+    for pair in leaves.windows(2) {
+        let (old, new) = (&pair[0], &pair[1]);
+        let old_issued = old.not_before() + Duration::seconds(20);
+        let new_issued = new.not_before() + Duration::seconds(20);
+        assert!(
+            new_issued >= old_issued + lifetime * 0.7_f64,
+            "renewed early: issued {old_issued}, renewed {new_issued}"
+        );
+        assert!(
+            new_issued < old.not_after(),
+            "renewed after expiry: {} then {new_issued}",
+            old.not_after()
+        );
+    }
+    assert!(linkerd.record.is_empty(), "{}", linkerd.record.summary());
 }

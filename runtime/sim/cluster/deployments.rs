@@ -36,18 +36,46 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
     let hash = template_hash(&template);
     let mut sets = w.owned(&rs_rt, ns, &d);
     sets.sort_by_key(|rs| std::cmp::Reverse(revision(rs)));
-    let current = sets.iter().position(|rs| {
-        rs.pointer(&format!("/metadata/labels/{HASH_LABEL}"))
-            .and_then(Value::as_str)
-            == Some(hash.as_str())
-    });
+    // The ReplicaSet of the current template, found as the real controller does: by the
+    // template itself, not its hash (a rollback finds the old ReplicaSet again).
+    let current = sets
+        .iter()
+        .position(|rs| same_template(rs.pointer("/spec/template"), Some(&template)));
+    let new_name = current.map_or_else(
+        || format!("{deploy_name}-{hash}"),
+        |i| name(&sets[i]).to_owned(),
+    );
 
-    if !paused {
+    if paused {
+        // A paused Deployment does not roll, but it still scales (`kubectl scale`): the
+        // active ReplicaSet, or the newest, takes the new count. With several active ones
+        // (paused mid-rollout) the real controller scales them proportionally; they stay.
+        let active: Vec<&Value> = sets
+            .iter()
+            .filter(|rs| int_at(rs, "/spec/replicas").unwrap_or(0) > 0)
+            .collect();
+        let target = match active.as_slice() {
+            [] => sets.first(),
+            [one] => Some(*one),
+            _ => None,
+        };
+        if let Some(rs) = target {
+            scale(w, rs, desired)?;
+        }
+    } else {
+        let newest = sets.first().map_or(0, revision);
         let new_rs = match current {
-            Some(i) => sets.remove(i),
+            Some(i) => {
+                let rs = sets.remove(i);
+                // Going back to an older template makes its ReplicaSet the newest revision.
+                if revision(&rs) < newest {
+                    annotate(w, &rs_rt, &rs, newest + 1)?
+                } else {
+                    rs
+                }
+            }
             None => {
-                let next = sets.first().map_or(1, |rs| revision(rs) + 1);
-                let rs = new_replica_set(&d, &template, &hash, desired, next);
+                let rs = new_replica_set(&d, &template, &hash, desired, newest + 1);
                 let made = w
                     .store
                     .create(&rs_rt, Some(ns), rs, false)
@@ -56,6 +84,11 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
                 made
             }
         };
+        // The Deployment carries its current revision, as `kubectl rollout history` shows.
+        let at = revision(&new_rs);
+        if revision(&d) != at {
+            annotate(w, &rt, &d, at)?;
+        }
         scale(w, &new_rs, desired)?;
         // Old pods go as new ones become ready, newest old ReplicaSet last.
         let ready = int_at(&new_rs, "/status/readyReplicas").unwrap_or(0);
@@ -66,18 +99,13 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
             keep -= target;
             scale(w, old, target)?;
         }
-        sets.insert(0, new_rs);
     }
 
     let all = w.owned(&rs_rt, ns, &d);
     let count = |pointer: &str| all.iter().filter_map(|rs| int_at(rs, pointer)).sum::<i64>();
     let updated = all
         .iter()
-        .find(|rs| {
-            rs.pointer(&format!("/metadata/labels/{HASH_LABEL}"))
-                .and_then(Value::as_str)
-                == Some(hash.as_str())
-        })
+        .find(|rs| name(rs) == new_name)
         .and_then(|rs| int_at(rs, "/status/replicas"))
         .unwrap_or(0);
     let (replicas, ready, available) = (
@@ -100,7 +128,7 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
             "Progressing",
             "True",
             "NewReplicaSetAvailable",
-            &format!("ReplicaSet \"{deploy_name}-{hash}\" has successfully progressed."),
+            &format!("ReplicaSet \"{new_name}\" has successfully progressed."),
         )
     } else {
         condition(
@@ -108,10 +136,10 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
             "Progressing",
             "True",
             "ReplicaSetUpdated",
-            &format!("ReplicaSet \"{deploy_name}-{hash}\" is progressing."),
+            &format!("ReplicaSet \"{new_name}\" is progressing."),
         )
     };
-    let available_condition = if available >= desired {
+    let available_condition = if available >= desired - max_unavailable(&d, desired) {
         condition(
             &d,
             "Available",
@@ -140,6 +168,84 @@ pub fn deployment(w: &mut Workloads, ns: &str, deploy_name: &str) -> Result<(), 
         status["unavailableReplicas"] = json!(desired - available);
     }
     write_status(&w.store, &rt, &d, status)
+}
+
+/// Whether two pod templates are equal but for the `pod-template-hash` label, empty maps and
+/// lists counting as absent (Kubernetes' `EqualIgnoreHash` with semantic equality).
+fn same_template(a: Option<&Value>, b: Option<&Value>) -> bool {
+    fn normal(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Object(map) => {
+                let kept: serde_json::Map<String, Value> = map
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != HASH_LABEL)
+                    .filter_map(|(k, v)| normal(v).map(|v| (k.clone(), v)))
+                    .collect();
+                (!kept.is_empty()).then_some(Value::Object(kept))
+            }
+            Value::Array(items) if items.is_empty() => None,
+            Value::Array(items) => Some(Value::Array(
+                items
+                    .iter()
+                    .map(|i| normal(i).unwrap_or(Value::Null))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+    a.and_then(normal) == b.and_then(normal)
+}
+
+/// How many pods a rolling update may take away, as the real controller resolves
+/// `maxUnavailable` (a percentage rounds down; 0 with a 0 surge means 1); 0 for `Recreate`.
+fn max_unavailable(d: &Value, desired: i64) -> i64 {
+    let Some(rolling) = d.pointer("/spec/strategy/rollingUpdate") else {
+        return 0;
+    };
+    let resolve = |field: &str, round_up: bool| match rolling.get(field) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse::<i64>().ok())
+            .map_or(0, |percent| {
+                let scaled = percent * desired;
+                if round_up {
+                    (scaled + 99) / 100
+                } else {
+                    scaled / 100
+                }
+            }),
+        _ => 0,
+    };
+    let (surge, unavailable) = (resolve("maxSurge", true), resolve("maxUnavailable", false));
+    if surge == 0 && unavailable == 0 {
+        1.min(desired)
+    } else {
+        unavailable.min(desired)
+    }
+}
+
+/// Sets the revision annotation of a Deployment or ReplicaSet; returns the object written.
+fn annotate(
+    w: &Workloads,
+    rt: &crate::sim::kinds::ResourceType,
+    obj: &Value,
+    at: i64,
+) -> Result<Value, ClusterError> {
+    let patch = crate::sim::store::Patch::Merge(
+        json!({ "metadata": { "annotations": { REVISION: at.to_string() } } }),
+    );
+    w.store
+        .patch(
+            rt,
+            Some(super::objects::namespace(obj)),
+            name(obj),
+            &patch,
+            false,
+            false,
+        )
+        .map_err(|source| ClusterError::store(rt, obj, source))
 }
 
 fn new_replica_set(d: &Value, template: &Value, hash: &str, replicas: i64, revision: i64) -> Value {

@@ -19,6 +19,7 @@ pub trait PodHooks: Send + Sync {
     /// # Errors
     ///
     /// [`StartError::Crash`]: the process exits (the pod crash-loops with back-off);
+    /// [`StartError::Config`]: the container cannot be created (asked again shortly);
     /// [`StartError::Waiting`]: it runs but is not ready yet (asked again shortly).
     fn starting(&self, pod: &Value) -> Result<(), StartError>;
 
@@ -26,13 +27,27 @@ pub trait PodHooks: Send + Sync {
     fn stopped(&self, namespace: &str, name: &str);
 }
 
-/// Why a pod's containers are not ready after a start.
+/// Why a pod's containers are not ready after a start; each names the container concerned,
+/// whose status shows it while the pod's other containers run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartError {
-    /// The process exited with this message.
-    Crash(String),
+    /// The container's process exited with this message: it crash-loops with back-off.
+    Crash { container: String, message: String },
+    /// The container cannot be created, such as an env var from a missing ConfigMap: the
+    /// kubelet's `CreateContainerConfigError`, tried again without counting restarts.
+    Config { container: String, message: String },
     /// The process runs and waits for something (a proxy for its certificate).
-    Waiting(String),
+    Waiting { container: String, message: String },
+}
+
+impl StartError {
+    fn container(&self) -> &str {
+        match self {
+            Self::Crash { container, .. }
+            | Self::Config { container, .. }
+            | Self::Waiting { container, .. } => container,
+        }
+    }
 }
 
 // A waiting container is asked again after this long.
@@ -106,9 +121,16 @@ impl Kubelet {
             if super::objects::uid(&pod) != uid {
                 return;
             }
-            let outcome = self.hooks().iter().try_for_each(|h| h.starting(&pod));
-            let status = running_status(&pod, outcome.as_ref().err(), restarts);
-            let waiting = matches!(outcome, Err(StartError::Waiting(_)));
+            // Every process starts on its own: each hook may fail its container.
+            let problems: Vec<StartError> = self
+                .hooks()
+                .iter()
+                .filter_map(|h| h.starting(&pod).err())
+                .collect();
+            let status = running_status(&pod, &problems, restarts);
+            let crashed = problems
+                .iter()
+                .any(|p| matches!(p, StartError::Crash { .. }));
             let mut new = pod.clone();
             new["status"] = status;
             if let Some(meta) = new.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -121,10 +143,10 @@ impl Kubelet {
             {
                 return;
             }
-            if outcome.is_ok() {
+            if problems.is_empty() {
                 return;
             }
-            if waiting {
+            if !crashed {
                 self.clock.sleep(WAIT_RETRY).await;
                 continue;
             }
@@ -137,46 +159,98 @@ impl Kubelet {
     }
 }
 
-/// The status of a started pod: ready, not ready while waiting, or with every container in
-/// CrashLoopBackOff after a crash.
-fn running_status(pod: &Value, problem: Option<&StartError>, restarts: u32) -> Value {
-    let crash = match problem {
-        Some(StartError::Crash(message)) => Some(message),
-        _ => None,
-    };
+/// The status of a started pod: ready, or with each container a hook named waiting (not
+/// ready), unable to be created, or in CrashLoopBackOff after a crash. Init containers have
+/// completed, except native sidecars (`restartPolicy: Always`), which run beside the others.
+fn running_status(pod: &Value, problems: &[StartError], restarts: u32) -> Value {
     let at = now();
     let started = str_at(pod, "/status/startTime").map_or_else(|| at.clone(), str::to_owned);
-    let ready = if problem.is_none() { "True" } else { "False" };
-    let containers = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let statuses: Vec<Value> = containers
+    let ready = if problems.is_empty() { "True" } else { "False" };
+    let containers = |pointer: &str| {
+        pod.pointer(pointer)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let container_id = format!("containerd://{}", super::objects::uid(pod));
+    let status_of = |c: &Value| {
+        let cname = c.get("name").and_then(Value::as_str).unwrap_or_default();
+        // A crash outweighs waiting when two processes of one container fail.
+        let mine = problems
+            .iter()
+            .filter(|p| p.container() == cname)
+            .max_by_key(|p| matches!(p, StartError::Crash { .. }));
+        let running = json!({ "running": { "startedAt": at } });
+        let (state, ready, started, restart_count, last) = match mine {
+            None => (running, true, true, 0, None),
+            Some(StartError::Waiting { .. }) => (running, false, true, 0, None),
+            Some(StartError::Config { message, .. }) => (
+                json!({ "waiting": { "reason": "CreateContainerConfigError", "message": message } }),
+                false,
+                false,
+                0,
+                None,
+            ),
+            Some(StartError::Crash { message, .. }) => (
+                json!({ "waiting": { "reason": "CrashLoopBackOff", "message": message } }),
+                false,
+                false,
+                restarts,
+                Some(json!({ "terminated": {
+                    "exitCode": 1,
+                    "reason": "Error",
+                    "message": message,
+                    "startedAt": at,
+                    "finishedAt": at,
+                    "containerID": container_id,
+                } })),
+            ),
+        };
+        let mut status = json!({
+            "name": cname,
+            "image": c.get("image").cloned().unwrap_or(json!("")),
+            "imageID": "",
+            "containerID": container_id,
+            "ready": ready,
+            "started": started,
+            "restartCount": restart_count,
+            "state": state,
+        });
+        if let Some(last) = last {
+            status["lastState"] = last;
+        }
+        status
+    };
+    let statuses: Vec<Value> = containers("/spec/containers")
+        .iter()
+        .map(status_of)
+        .collect();
+    let init_statuses: Vec<Value> = containers("/spec/initContainers")
         .iter()
         .map(|c| {
-            let cname = c.get("name").and_then(Value::as_str).unwrap_or_default();
-            let state = match crash {
-                None => json!({ "running": { "startedAt": at } }),
-                Some(message) => json!({ "waiting": {
-                    "reason": "CrashLoopBackOff",
-                    "message": message,
-                } }),
-            };
+            if c.get("restartPolicy").and_then(Value::as_str) == Some("Always") {
+                return status_of(c);
+            }
             json!({
-                "name": cname,
+                "name": c.get("name").cloned().unwrap_or(json!("")),
                 "image": c.get("image").cloned().unwrap_or(json!("")),
                 "imageID": "",
-                "containerID": format!("containerd://{}", super::objects::uid(pod)),
-                "ready": problem.is_none(),
-                "started": crash.is_none(),
-                "restartCount": restarts,
-                "state": state,
+                "containerID": container_id,
+                "ready": true,
+                "started": false,
+                "restartCount": 0,
+                "state": { "terminated": {
+                    "exitCode": 0,
+                    "reason": "Completed",
+                    "startedAt": at,
+                    "finishedAt": at,
+                    "containerID": container_id,
+                } },
             })
         })
         .collect();
     let condition = |kind: &str, status: &str| json!({ "type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": at });
-    json!({
+    let mut status = json!({
         "phase": "Running",
         "startTime": started,
         "hostIP": "10.0.0.1",
@@ -189,5 +263,9 @@ fn running_status(pod: &Value, problem: Option<&StartError>, restarts: u32) -> V
             condition("Ready", ready),
         ],
         "containerStatuses": statuses,
-    })
+    });
+    if !init_statuses.is_empty() {
+        status["initContainerStatuses"] = json!(init_statuses);
+    }
+    status
 }

@@ -45,6 +45,23 @@ pub fn stateful_set(w: &mut Workloads, ns: &str, set_name: &str) -> Result<(), C
         template_hash(set.pointer("/spec/template").unwrap_or(&Value::Null))
     );
     let partition = int_at(&set, "/spec/updateStrategy/rollingUpdate/partition").unwrap_or(0);
+    record_revision(w, &set, &update)?;
+    // Below the partition a recreated pod keeps the current revision (its template is in
+    // that revision's ControllerRevision); from it, and under OnDelete, it takes the update.
+    let current = str_at(&set, "/status/currentRevision")
+        .filter(|c| *c != update && !on_delete(&set))
+        .and_then(|c| {
+            let old = w
+                .store
+                .get(&w.kinds.controller_revision, Some(ns), c)
+                .ok()?;
+            let mut owner = set.clone();
+            owner["spec"]["template"] = old.pointer("/data/spec/template")?.clone();
+            if let Some(t) = owner["spec"]["template"].as_object_mut() {
+                t.remove("$patch");
+            }
+            Some((c.to_owned(), owner))
+        });
     let pods: Vec<Option<Value>> = (0..desired)
         .map(|i| {
             w.store
@@ -65,7 +82,13 @@ pub fn stateful_set(w: &mut Workloads, ns: &str, set_name: &str) -> Result<(), C
             None => {
                 all_ready = false;
                 let node = w.next_node();
-                let mut pod = labelled(pod_from(&set, "StatefulSet", "", &node), &update);
+                let (revision, owner) = match &current {
+                    Some((revision, owner)) if i64::try_from(i).unwrap_or(0) < partition => {
+                        (revision.as_str(), owner)
+                    }
+                    _ => (update.as_str(), &set),
+                };
+                let mut pod = labelled(pod_from(owner, "StatefulSet", "", &node), revision);
                 pod["metadata"]["name"] = json!(format!("{set_name}-{i}"));
                 pod["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] =
                     json!(format!("{set_name}-{i}"));
@@ -127,6 +150,50 @@ pub fn stateful_set(w: &mut Workloads, ns: &str, set_name: &str) -> Result<(), C
         "collisionCount": 0,
     });
     write_status(&w.store, &rt, &set, status)
+}
+
+/// Keeps the template of a StatefulSet revision in a ControllerRevision named after it, as
+/// the real controller does (`kubectl rollout history` and `undo` read them).
+fn record_revision(w: &Workloads, set: &Value, revision: &str) -> Result<(), ClusterError> {
+    let rt = &w.kinds.controller_revision;
+    let ns = super::objects::namespace(set);
+    if w.store.get(rt, Some(ns), revision).is_ok() {
+        return Ok(());
+    }
+    let uid = super::objects::uid(set);
+    let newest = w
+        .store
+        .list(rt, Some(ns), &crate::sim::store::ListOptions::default())
+        .map(|page| {
+            page.items
+                .iter()
+                .filter(|r| super::objects::controller_of(r).is_some_and(|(_, _, u)| u == uid))
+                .filter_map(|r| int_at(r, "/revision"))
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0);
+    let mut template = set.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    template["$patch"] = json!("replace");
+    let labels = set
+        .pointer("/spec/template/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    let obj = json!({
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {
+            "name": revision,
+            "labels": labels,
+            "ownerReferences": super::objects::owner_ref(set, "apps/v1", "StatefulSet"),
+        },
+        "data": { "spec": { "template": template } },
+        "revision": newest + 1,
+    });
+    match w.store.create(rt, Some(ns), obj, false) {
+        Ok(_) | Err(crate::sim::store::StoreError::AlreadyExists { .. }) => Ok(()),
+        Err(source) => Err(ClusterError::store(rt, set, source)),
+    }
 }
 
 /// Reconciles one DaemonSet.

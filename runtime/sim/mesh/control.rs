@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use crate::linkerd::{
-    ControlPlaneObjects, Era, ISSUER_SECRET, IssuerScheme, LINKERD_CONFIG, Layout, Location,
-    OVERRIDES, Slot, TRUST_ROOTS, detect,
+    ControlPlaneObjects, Era, ISSUER_SECRET, LINKERD_CONFIG, Layout, Location, OVERRIDES, Slot,
+    TRUST_ROOTS, detect,
 };
 use crate::sim::Store;
 use crate::sim::cluster::Kinds;
@@ -93,16 +93,17 @@ pub fn injector_bundle(objects: &ControlPlaneObjects) -> Option<(Layout, String)
 }
 
 /// The trust anchors an identity process loads at start (§4.1): from its own container
-/// arguments (2.9) or env (2.10), else from the mounted ConfigMap.
+/// arguments (2.9) or env (2.10), else from the mounted ConfigMap. Returns the text and
+/// where it was read, for messages.
 ///
 /// # Errors
 ///
-/// A message as the controller logs it when it cannot read them.
+/// A message as the controller logs it when it cannot read them, naming the place.
 pub fn identity_anchors(
     objects: &ControlPlaneObjects,
     layout: &Layout,
     pod: &Value,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let container = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
@@ -110,12 +111,15 @@ pub fn identity_anchors(
             cs.iter()
                 .find(|c| c.get("name").and_then(Value::as_str) == Some("identity"))
         });
-    let decode = |b64: &str| {
+    let decode = |b64: &str, source: String| {
         STANDARD
             .decode(b64.trim())
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| "failed to read trust anchors: invalid base64".to_owned())
+            .map(|text| (text, source.clone()))
+            .ok_or_else(|| {
+                format!("Failed to read trust anchors: {source} is not base64 of a text")
+            })
     };
     match layout.era {
         Era::B1 => {
@@ -128,11 +132,11 @@ pub fn identity_anchors(
                     a.strip_prefix("-identity-trust-anchors-pem=")
                         .map(str::to_owned)
                 });
+            let source =
+                "the -identity-trust-anchors-pem argument of container identity".to_owned();
             match arg {
-                Some(b64) => decode(&b64),
-                None => Err(
-                    "failed to read trust anchors: no -identity-trust-anchors-pem argument".into(),
-                ),
+                Some(b64) => decode(&b64, source),
+                None => Err(format!("Failed to read trust anchors: {source} is missing")),
             }
         }
         Era::B2 => {
@@ -144,38 +148,21 @@ pub fn identity_anchors(
                     e.get("name").and_then(Value::as_str) == Some("LINKERD2_IDENTITY_TRUST_ANCHORS")
                 })
                 .and_then(|e| e.get("value")?.as_str().map(str::to_owned));
+            let source = "the LINKERD2_IDENTITY_TRUST_ANCHORS env of container identity".to_owned();
             match env {
-                Some(b64) => decode(&b64),
-                None => Err(
-                    "failed to read trust anchors: LINKERD2_IDENTITY_TRUST_ANCHORS is not set"
-                        .into(),
-                ),
+                Some(b64) => decode(&b64, source),
+                None => Err(format!("Failed to read trust anchors: {source} is not set")),
             }
         }
-        Era::A | Era::C0 | Era::C => injector_source(layout)
-            .read(objects)
-            .map_err(|e| format!("failed to read trust anchors: {e}"))?
-            .ok_or_else(|| "failed to read trust anchors: the file is missing".to_owned()),
+        Era::A | Era::C0 | Era::C => {
+            let place = injector_source(layout);
+            let text = place
+                .read(objects)
+                .map_err(|e| format!("Failed to read trust anchors from {place}: {e}"))?
+                .ok_or_else(|| format!("Failed to read trust anchors: {place} is missing"))?;
+            Ok((text, place.to_string()))
+        }
     }
-}
-
-/// The issuer files the identity controller reads (§1.D): certificate chain and key PEM.
-pub fn issuer_files(
-    objects: &ControlPlaneObjects,
-    scheme: IssuerScheme,
-) -> Option<(String, String)> {
-    let secret = objects.issuer_secret.as_ref()?;
-    let (crt, key) = match scheme {
-        IssuerScheme::LinkerdTls => ("crt.pem", "key.pem"),
-        IssuerScheme::KubernetesTls => ("tls.crt", "tls.key"),
-    };
-    let read = |k: &str| {
-        let b64 = secret
-            .pointer(&format!("/data/{}", k.replace('/', "~1")))?
-            .as_str()?;
-        String::from_utf8(STANDARD.decode(b64).ok()?).ok()
-    };
-    Some((read(crt)?, read(key)?))
 }
 
 /// Whether a change is to one of the objects Linkerd's processes read their identity

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
@@ -14,7 +16,7 @@ use tokio::sync::watch;
 use super::control::{self, COMPONENT_LABEL, is_linkerd_object};
 use super::events::Recorder;
 use super::mounts::Projection;
-use crate::linkerd::{Era, IDENTITY_DEPLOYMENT, go_pem_problem};
+use crate::linkerd::{Era, IDENTITY_DEPLOYMENT, ISSUER_SECRET, IssuerScheme, go_pem_problem};
 use crate::pki::{
     CertRequest, Certificate, CertifiedKey, Profile, Validity, VerifyError, generate,
     parse_certificates, verify_chain,
@@ -27,40 +29,93 @@ use crate::sim::store::Change;
 pub const LEAF_LIFETIME: Duration = Duration::hours(24);
 const CLOCK_SKEW: Duration = Duration::seconds(20);
 
-/// The issuer files as the identity pods see them mounted. `Debug` leaves the key out.
+/// The issuer Secret's keys as the kubelet projects them into the identity pods' volume:
+/// every key a file, whatever the scheme. `Debug` shows the names only.
 #[derive(Clone, PartialEq)]
+pub struct IssuerVolume(BTreeMap<String, String>);
+
+impl std::fmt::Debug for IssuerVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// Where the identity controller mounts the issuer Secret.
+const ISSUER_DIR: &str = "/var/run/linkerd/identity/issuer";
+
+impl IssuerVolume {
+    /// The files a controller of `scheme` reads (LINKERD.md §1.D).
+    ///
+    /// # Errors
+    ///
+    /// A missing file, as Go's `ReadFile` reports it.
+    fn files(&self, scheme: IssuerScheme) -> Result<IssuerFiles, String> {
+        let (crt, key) = match scheme {
+            IssuerScheme::LinkerdTls => ("crt.pem", "key.pem"),
+            IssuerScheme::KubernetesTls => ("tls.crt", "tls.key"),
+        };
+        let read = |name: &str| {
+            self.0.get(name).cloned().ok_or_else(|| {
+                format!(
+                    "failed to read CA from disk: open {ISSUER_DIR}/{name}: no such file or \
+                     directory (Secret {ISSUER_SECRET} has no key {name})"
+                )
+            })
+        };
+        Ok(IssuerFiles {
+            crt_name: crt,
+            crt: read(crt)?,
+            key: read(key)?,
+        })
+    }
+}
+
+/// The two files an identity controller loads. `Debug` leaves the key out.
+#[derive(Clone)]
 pub struct IssuerFiles {
-    pub scheme: crate::linkerd::IssuerScheme,
-    pub crt: String,
+    crt_name: &'static str,
+    crt: String,
     key: String,
 }
 
 impl std::fmt::Debug for IssuerFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IssuerFiles")
-            .field("scheme", &self.scheme)
-            .field("crt", &self.crt)
+            .field(self.crt_name, &self.crt)
             .finish_non_exhaustive()
     }
 }
 
-/// The projection of the issuer Secret.
+/// The projection of the issuer Secret of the control-plane namespace.
 pub struct IssuerSecret {
     pub kinds: Kinds,
 }
 
 impl Projection for IssuerSecret {
-    type Content = Option<IssuerFiles>;
+    type Content = Option<IssuerVolume>;
 
     fn concerns(&self, change: &Change) -> bool {
         is_linkerd_object(change)
     }
 
     fn read(&self, store: &Store) -> Self::Content {
-        let objects = control::objects(store, &self.kinds);
-        let scheme = crate::linkerd::detect(&objects).ok()?.scheme;
-        let (crt, key) = control::issuer_files(&objects, scheme)?;
-        Some(IssuerFiles { scheme, crt, key })
+        let ns = control::namespace(store, &self.kinds);
+        let secret = store
+            .get(&self.kinds.secret, Some(&ns), ISSUER_SECRET)
+            .ok()?;
+        let data = secret
+            .get("data")
+            .and_then(Value::as_object)
+            .map(|data| {
+                data.iter()
+                    .filter_map(|(k, v)| {
+                        let bytes = STANDARD.decode(v.as_str()?).ok()?;
+                        Some((k.clone(), String::from_utf8_lossy(&bytes).into_owned()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(IssuerVolume(data))
     }
 }
 
@@ -73,6 +128,14 @@ pub struct Issuer {
 
 impl Issuer {
     fn load(files: &IssuerFiles) -> Result<Self, String> {
+        // Go's PEM decoding fails on anything after the last block but one line ending
+        // (LINKERD.md §5.1), the issuer's certificate file as much as the anchors.
+        if let Some(problem) = go_pem_problem(&files.crt) {
+            return Err(format!(
+                "failed to read CA from disk: {} {problem}",
+                files.crt_name
+            ));
+        }
         let key = CertifiedKey::from_pem(&files.crt, &files.key, "issuer").map_err(|e| {
             format!(
                 "failed to read CA from disk: {}",
@@ -91,7 +154,9 @@ struct Process {
     expected_name: String,
     anchors: Vec<Certificate>,
     issuer: Issuer,
-    files: Option<IssuerFiles>,
+    scheme: IssuerScheme,
+    /// The volume as this replica last saw it.
+    volume: Option<IssuerVolume>,
     recorder: Recorder,
     deployment: Value,
 }
@@ -109,7 +174,7 @@ pub struct Identity {
     store: Store,
     kinds: Kinds,
     clock: SimClock,
-    files: watch::Receiver<Option<IssuerFiles>>,
+    files: watch::Receiver<Option<IssuerVolume>>,
     processes: Mutex<BTreeMap<String, Process>>,
     next: std::sync::atomic::AtomicUsize,
 }
@@ -138,7 +203,7 @@ impl Identity {
         store: Store,
         kinds: Kinds,
         clock: SimClock,
-        files: watch::Receiver<Option<IssuerFiles>>,
+        files: watch::Receiver<Option<IssuerVolume>>,
     ) -> Self {
         Self {
             store,
@@ -161,17 +226,28 @@ impl Identity {
         let objects = control::objects(&self.store, &self.kinds);
         let layout = crate::linkerd::detect(&objects)
             .map_err(|e| format!("failed to read the configuration: {e}"))?;
-        let text = control::identity_anchors(&objects, &layout, pod)?;
+        let (text, source) = control::identity_anchors(&objects, &layout, pod)?;
         if let Some(problem) = go_pem_problem(&text) {
-            return Err(format!("Failed to read trust anchors: {problem}"));
+            return Err(format!("Failed to read trust anchors: {source} {problem}"));
         }
         let anchors = parse_certificates(&text, "trust anchors")
-            .map_err(|e| format!("Failed to read trust anchors: {e}"))?;
+            .map_err(|e| format!("Failed to read trust anchors from {source}: {e}"))?;
         // At start the volume holds the Secret as it is now.
         let scheme = layout.scheme;
-        let (crt, key) = control::issuer_files(&objects, scheme)
-            .ok_or("failed to read CA from disk: the issuer files are missing")?;
-        let files = IssuerFiles { scheme, crt, key };
+        let volume = IssuerSecret {
+            kinds: self.kinds.clone(),
+        }
+        .read(&self.store);
+        let files = volume
+            .as_ref()
+            .ok_or_else(|| {
+                format!(
+                    "failed to read CA from disk: Secret {}/{ISSUER_SECRET} is missing: the pod \
+                     cannot mount it",
+                    layout.namespace
+                )
+            })?
+            .files(scheme)?;
         let expected_name = layout.issuer_dns_name();
         let issuer = Issuer::load(&files)?;
         verify_issuer(
@@ -197,7 +273,8 @@ impl Identity {
             expected_name,
             anchors,
             issuer,
-            files: Some(files),
+            scheme,
+            volume,
             recorder: Recorder::new(
                 self.store.clone(),
                 self.kinds.clone(),
@@ -209,19 +286,21 @@ impl Identity {
         })
     }
 
-    /// Reloads the issuer in every running replica after the mounted Secret changed.
-    pub fn reload(&self, files: Option<&IssuerFiles>) {
+    /// Reloads the issuer in every running replica after the mounted Secret changed. A
+    /// Secret that is gone changes no file: the kubelet keeps what it projected last.
+    pub fn reload(&self, volume: Option<&IssuerVolume>) {
+        let Some(volume) = volume else {
+            return;
+        };
         let now = self.clock.now();
         for process in self.processes().values_mut() {
-            if process.files.as_ref() == files {
+            if process.volume.as_ref() == Some(volume) {
                 continue;
             }
-            process.files = files.cloned();
-            let loaded = files
-                .ok_or_else(|| {
-                    "failed to read CA from disk: the issuer files are missing".to_owned()
-                })
-                .and_then(Issuer::load)
+            process.volume = Some(volume.clone());
+            let loaded = volume
+                .files(process.scheme)
+                .and_then(|files| Issuer::load(&files))
                 .and_then(|issuer| {
                     verify_issuer(
                         &issuer,
@@ -359,9 +438,12 @@ impl PodHooks for Identity {
                 self.processes().insert(name, process);
                 Ok(())
             }
-            Err(e) => {
+            Err(message) => {
                 self.processes().remove(&name);
-                Err(StartError::Crash(e))
+                Err(StartError::Crash {
+                    container: "identity".to_owned(),
+                    message,
+                })
             }
         }
     }

@@ -1,10 +1,11 @@
 //! Files the kubelet projects from ConfigMaps and Secrets into running pods. A change reaches
 //! the file only after the kubelet's refresh delay (sync period plus cache TTL; LINKERD.md
-//! §1.F, §4.2), and a rewrite with the same content changes nothing, so readers see no event.
+//! §1.F, §4.2): always the whole delay, the worst case, so that a runbook that does not
+//! wait long enough is caught. A rewrite with the same content changes nothing, so readers
+//! see no event.
 //! A newly created object is visible at once: a pod that mounts it later starts with it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
@@ -32,7 +33,6 @@ pub fn mount<P: Projection>(
     let tx = Arc::new(tx);
     let mut changes = store.subscribe();
     let (store, clock) = (store.clone(), clock.clone());
-    let pending = Arc::new(AtomicBool::new(false));
     let task = tokio::spawn(async move {
         loop {
             let change = match changes.recv().await {
@@ -50,21 +50,13 @@ pub fn mount<P: Projection>(
                 publish(&tx, projection.read(&store));
                 continue;
             }
-            // One refresh covers every change made before it runs.
-            if pending.swap(true, Ordering::SeqCst) {
-                continue;
-            }
-            let (tx, store, clock, projection, pending) = (
-                Arc::clone(&tx),
-                store.clone(),
-                clock.clone(),
-                Arc::clone(&projection),
-                Arc::clone(&pending),
-            );
+            // What the object holds now reaches the files one refresh later, whatever
+            // changes in between: the pessimistic end of the kubelet's delay.
+            let content = projection.read(&store);
+            let (tx, clock) = (Arc::clone(&tx), clock.clone());
             tokio::spawn(async move {
                 clock.sleep(refresh).await;
-                pending.store(false, Ordering::SeqCst);
-                publish(&tx, projection.read(&store));
+                publish(&tx, content);
             });
         }
     });

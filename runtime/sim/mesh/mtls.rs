@@ -24,6 +24,8 @@ use crate::sim::cluster::{Kinds, PodHooks, SimClock, StartError};
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 /// Leaves renewed per round at most.
 const RENEWALS_PER_ROUND: usize = 1000;
+/// The proxy's container name in every release.
+const PROXY_CONTAINER: &str = "linkerd-proxy";
 /// Connections tried per namespace and round.
 const PER_NAMESPACE: usize = 4;
 
@@ -56,7 +58,7 @@ pub fn proxy_container(pod: &Value) -> Option<&Value> {
         .iter()
         .filter_map(|p| pod.pointer(p)?.as_array())
         .flatten()
-        .find(|c| c.get("name").and_then(Value::as_str) == Some("linkerd-proxy"))
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(PROXY_CONTAINER))
 }
 
 fn proxy_env(pod: &Value, name: &str) -> Option<Value> {
@@ -117,16 +119,28 @@ impl Mesh {
             .collect()
     }
 
-    /// The anchors the proxy container gets at start: its inline env, or the ConfigMap key
-    /// the env refers to, read as it is now (env is resolved when the container starts).
-    fn anchors_of(&self, pod: &Value) -> Result<String, String> {
-        let env = proxy_env(pod, PROXY_ANCHORS_ENV).ok_or("the proxy has no trust anchors env")?;
+    /// The anchors the proxy container gets at start, with where they come from: its inline
+    /// env, or the ConfigMap key the env refers to, read as it is now (env is resolved when
+    /// the container starts). A reference that cannot be resolved keeps the container from
+    /// being created, with the kubelet's message.
+    fn anchors_of(&self, pod: &Value) -> Result<(String, String), StartError> {
+        let config_error = |message: String| StartError::Config {
+            container: PROXY_CONTAINER.to_owned(),
+            message,
+        };
+        let env = proxy_env(pod, PROXY_ANCHORS_ENV)
+            .ok_or_else(|| config_error(format!("the proxy has no {PROXY_ANCHORS_ENV} env")))?;
         if let Some(text) = env.get("value").and_then(Value::as_str) {
-            return Ok(text.to_owned());
+            return Ok((
+                text.to_owned(),
+                format!("the inline {PROXY_ANCHORS_ENV} env"),
+            ));
         }
-        let reference = env
-            .pointer("/valueFrom/configMapKeyRef")
-            .ok_or("the trust anchors env has neither a value nor a ConfigMap reference")?;
+        let reference = env.pointer("/valueFrom/configMapKeyRef").ok_or_else(|| {
+            config_error(format!(
+                "{PROXY_ANCHORS_ENV} has neither a value nor a ConfigMap reference"
+            ))
+        })?;
         let (cm, key) = (
             reference
                 .get("name")
@@ -137,19 +151,27 @@ impl Mesh {
                 .and_then(Value::as_str)
                 .unwrap_or_default(),
         );
-        let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str);
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let object = self
             .store
-            .get(&self.kinds.config_map, ns, cm)
-            .map_err(|_| format!("configmap \"{cm}\" not found"))?;
-        object
+            .get(&self.kinds.config_map, Some(ns), cm)
+            .map_err(|_| config_error(format!("configmap \"{cm}\" not found")))?;
+        let text = object
             .pointer(&format!(
                 "/data/{}",
                 key.replace('~', "~0").replace('/', "~1")
             ))
             .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("couldn't find key {key} in ConfigMap {cm}"))
+            .ok_or_else(|| {
+                config_error(format!("couldn't find key {key} in ConfigMap {ns}/{cm}"))
+            })?;
+        Ok((
+            text.to_owned(),
+            format!("ConfigMap {ns}/{cm} key {key} ({PROXY_ANCHORS_ENV})"),
+        ))
     }
 
     fn parse(&self, text: &str) -> Result<Arc<Vec<Certificate>>, String> {
@@ -262,16 +284,23 @@ impl PodHooks for Mesh {
         if proxy_env(pod, PROXY_ANCHORS_ENV).is_none() {
             return Ok(());
         }
-        // A container whose env cannot be resolved or whose anchors do not parse exits.
-        let text = self.anchors_of(pod).map_err(StartError::Crash)?;
-        let anchors = self.parse(&text).map_err(StartError::Crash)?;
+        // A proxy whose anchors do not parse exits.
+        let (text, source) = self.anchors_of(pod)?;
+        let anchors = self.parse(&text).map_err(|e| StartError::Crash {
+            container: PROXY_CONTAINER.to_owned(),
+            message: format!("{e}, read from {source}"),
+        })?;
         let identity = proxy_env(pod, "LINKERD2_PROXY_IDENTITY_LOCAL_NAME")
             .and_then(|e| e.get("value")?.as_str().map(str::to_owned))
             .filter(|n| !n.contains("$("))
             .unwrap_or_else(|| identity_name(pod, "linkerd", "cluster.local"));
-        let leaf = self.identity.issue(&identity).map_err(|e| {
-            StartError::Waiting(format!("waiting for an identity certificate: {e}"))
-        })?;
+        let leaf = self
+            .identity
+            .issue(&identity)
+            .map_err(|e| StartError::Waiting {
+                container: PROXY_CONTAINER.to_owned(),
+                message: format!("waiting for an identity certificate: {e}"),
+            })?;
         let control_plane = pod
             .pointer("/metadata/labels")
             .and_then(|l| l.get(COMPONENT_LABEL))
