@@ -129,7 +129,8 @@ async fn lists_gets_and_patches_complete_through_injected_faults() {
         ..SimOptions::default()
     };
     let sim = SimServer::start(options).await.unwrap();
-    let client = sim.client().await.unwrap();
+    // The client the runner builds, so that the retries counted are the runner's own.
+    let client = runner_client(&sim).await;
     let retry = RetryPolicy {
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
@@ -219,7 +220,7 @@ async fn a_wait_sees_a_change_made_after_its_watch_was_cut() {
         ..SimOptions::default()
     };
     let sim = SimServer::start(options).await.unwrap();
-    let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+    let cluster = Cluster::new(runner_client(&sim).await, "sim");
     let configmap = kinds::lookup("ConfigMap").unwrap();
 
     // The change comes after the first watch was cut (2 s).
@@ -266,5 +267,96 @@ async fn a_wait_sees_a_change_made_after_its_watch_was_cut() {
     assert_eq!(
         error.to_string(),
         "waiting for ConfigMap busy/cm-002: n = never did not happen within 300ms"
+    );
+}
+
+/// The client `runner --kubeconfig` builds for the sim.
+async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
+    let args = ClientArgs {
+        kubeconfig: Some(sim.kubeconfig_path().to_owned()),
+        context: None,
+    };
+    cluster::connect(&args).await.unwrap().client
+}
+
+/// An API server that throttles the way the real one's priority and fairness filter does:
+/// 429 with a `Retry-After` header and a plain-text body, for the first `throttled`
+/// requests; then a ConfigMap. Returns its URL and the count of requests it answered.
+async fn throttling_server(
+    throttled: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = answered.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            if n < throttled {
+                axum::response::Response::builder()
+                    .status(429)
+                    .header("Retry-After", "1")
+                    .header("Content-Type", "text/plain; charset=utf-8")
+                    .body(axum::body::Body::from(
+                        "Too many requests, please try again later.\n",
+                    ))
+                    .unwrap()
+            } else {
+                let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cm", "namespace": "ns", "resourceVersion": "7"},
+                    "data": {"n": "1"}});
+                axum::response::Response::builder()
+                    .status(200)
+                    .header("Content-Type", "application/json")
+                    .body(axum::body::Body::from(cm.to_string()))
+                    .unwrap()
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, answered)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_request_waits_as_the_header_asks_in_one_bounded_retry_loop() {
+    use std::sync::atomic::Ordering;
+    let configmap = kinds::lookup("ConfigMap").unwrap();
+    let retry = RetryPolicy {
+        min_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        max_attempts: 3,
+        max_total_delay: Duration::from_secs(30),
+    };
+
+    // Two throttled answers, then the object: the wait is the header's, not our 5-20 ms.
+    let (url, answered) = throttling_server(2).await;
+    let config = kube::Config::new(url.parse().unwrap());
+    let client = cluster::client::build(config, "throttling".into())
+        .unwrap()
+        .client;
+    let cluster = Cluster::new(client, "throttling").with_retry(retry);
+    let started = std::time::Instant::now();
+    let found = cluster.get(&configmap, Some("ns"), "cm").await.unwrap();
+    assert_eq!(found.unwrap().data["data"]["n"], "1");
+    assert_eq!(answered.load(Ordering::SeqCst), 3);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+
+    // Throttled for good: exactly `max_attempts` requests, not kube's own retries inside
+    // each of ours, and an error that says what gave up.
+    let (url, answered) = throttling_server(usize::MAX).await;
+    let config = kube::Config::new(url.parse().unwrap());
+    let client = cluster::client::build(config, "throttling".into())
+        .unwrap()
+        .client;
+    let cluster = Cluster::new(client, "throttling").with_retry(retry);
+    let error = cluster.get(&configmap, Some("ns"), "cm").await.unwrap_err();
+    assert_eq!(answered.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        error.to_string(),
+        "getting ConfigMap ns/cm: 429 TooManyRequests: Too many requests, please try again \
+         later. (gave up after 3 attempts)"
     );
 }

@@ -100,6 +100,15 @@ async fn the_primitives_need_a_step_and_a_cluster_and_know_their_options() {
         ran.failed()
     );
     let ran = h
+        .run(r#"proxies(#{ namespaces: ["books", "nope"] })"#, false)
+        .await;
+    assert!(
+        ran.failed()
+            .contains("proxies: namespace nope does not exist"),
+        "{}",
+        ran.failed()
+    );
+    let ran = h
         .run(r#"upgrade(#{ issuer: "x", trust_anchors: "y" })"#, false)
         .await;
     assert!(
@@ -165,6 +174,23 @@ fn runner_check_prints_the_layout_and_the_report_and_exits_by_the_verdict() {
     );
     assert!(
         stdout.contains("configmap elsewhere/linkerd-config is missing"),
+        "{stdout}"
+    );
+
+    // `-n` naming a namespace that does not exist fails as `linkerd check` fails, instead of
+    // passing as a namespace without stale pods.
+    let (code, stdout, _) = runner_check(&["--sim", "--proxy", "-n", "nope"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "linkerd-data-plane\n------------------\n× data plane namespace exists\n    \
+             The \"nope\" namespace does not exist\n    see \
+             https://linkerd.io/2/checks/#l5d-data-plane-exists for hints\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("data plane proxies certificate match CA"),
         "{stdout}"
     );
 

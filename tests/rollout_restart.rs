@@ -365,6 +365,15 @@ async fn a_missing_namespace_and_unknown_options_are_named_before_any_write() {
         ran.error()
     );
     let ran = h
+        .run(r#"restart_ns("emojivoto", #{ concurrency: 0 })"#, false)
+        .await;
+    assert!(
+        ran.error()
+            .contains("restart_ns: option `concurrency` is a positive integer, not 0"),
+        "{}",
+        ran.error()
+    );
+    let ran = h
         .run(r#"restart_ns("emojivoto", #{ concurrency: "4" })"#, false)
         .await;
     assert!(

@@ -232,6 +232,20 @@ async fn options_are_checked_and_a_dry_run_only_predicts() {
         ran.error()
     );
 
+    // No event can come from a namespace that is not there: an error now, not at the timeout.
+    let ran = h
+        .run(
+            r#"wait_event(#{ namespace: "nope", reason: "X", timeout: duration("10m") })"#,
+            false,
+        )
+        .await;
+    assert!(
+        ran.error()
+            .contains("waiting for X in namespace nope: namespace nope does not exist"),
+        "{}",
+        ran.error()
+    );
+
     let started = Instant::now();
     let ran = h.run(WAIT, true).await;
     assert!(started.elapsed() < Duration::from_secs(10));

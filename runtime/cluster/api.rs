@@ -91,6 +91,11 @@ impl Cluster {
         self
     }
 
+    /// How hard requests to this cluster are retried.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// The name of the cluster, as the journal records it.
     pub fn target(&self) -> &str {
         &self.target

@@ -141,11 +141,27 @@ fn in_cluster() -> Result<Connected, ClusterError> {
     build(config, target)
 }
 
-fn build(config: kube::Config, target: String) -> Result<Connected, ClusterError> {
+/// Builds the client of `config` the way every cluster, simulated or real, is reached: with
+/// one retry loop, ours ([`super::retry`]), which is bounded in attempts and in time and logs
+/// each retry. kube's own retry layer is off: nested inside ours it would multiply the
+/// attempts (up to 16 per attempt of ours) and wait minutes outside our time budget.
+///
+/// # Errors
+///
+/// [`ClusterError::Client`] when kube refuses the configuration (TLS, proxy, headers).
+pub fn build(mut config: kube::Config, target: String) -> Result<Connected, ClusterError> {
     // kube and rcgen both use ring; install it once so rustls never has to guess.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match kube::Client::try_from(config) {
-        Ok(client) => Ok(Connected { client, target }),
+    config.default_retry = false;
+    match kube::client::ClientBuilder::try_from(config) {
+        Ok(builder) => {
+            let client = builder
+                .with_layer(&tower::util::AndThenLayer::new(
+                    super::retry_after::carry_retry_after,
+                ))
+                .build();
+            Ok(Connected { client, target })
+        }
         Err(source) => Err(ClusterError::Client { target, source }),
     }
 }

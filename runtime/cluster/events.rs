@@ -108,6 +108,9 @@ pub enum EventError {
     Cancelled { reason: String, namespace: String },
     #[error("wait_event: per_replica needs `name`, the Deployment that records the events")]
     PerReplicaNeedsName,
+    /// No event can ever come from a namespace that is not there: fail now, not at the timeout.
+    #[error("waiting for {reason} in namespace {namespace}: namespace {namespace} does not exist")]
+    NoNamespace { reason: String, namespace: String },
 }
 
 fn time_at(value: &Value) -> Option<OffsetDateTime> {
@@ -203,12 +206,24 @@ impl EventWait {
 ///
 /// # Errors
 ///
-/// A failure reason seen, the timeout, Ctrl-C, or a cluster error before the baseline.
+/// A namespace that does not exist, a failure reason seen, the timeout, Ctrl-C, or a
+/// cluster error before the baseline.
 pub async fn wait_event(
     cluster: &Cluster,
     wait: &EventWait,
     cancelled: Arc<AtomicBool>,
 ) -> Result<Vec<SeenEvent>, EventError> {
+    let namespace_kind = kinds::lookup("Namespace")?;
+    if cluster
+        .get(&namespace_kind, None, &wait.namespace)
+        .await?
+        .is_none()
+    {
+        return Err(EventError::NoNamespace {
+            reason: wait.reason.clone(),
+            namespace: wait.namespace.clone(),
+        });
+    }
     let wanted = if wait.per_replica {
         let name = wait
             .name

@@ -7,6 +7,7 @@
 //! | `client` | `--kubeconfig`/`KUBECONFIG`/in-cluster, `--context`, the journal target    |
 //! | `kinds`  | the kinds a runbook may name and their API resources                       |
 //! | `retry`  | backoff for 429/5xx/dropped connections, errors that name the request     |
+//! | `retry_after` | a throttled answer's `Retry-After` header kept for the retry loop     |
 //! | `api`    | [`Cluster`]: get, paginated list, patch with precondition and 409 re-read |
 //! | `watch`  | waiting for an object's state through watches that re-establish        |
 //! | `collection` | one kind in one namespace kept current by one watch (re-lists on 410) |
@@ -31,6 +32,7 @@ pub mod inventory;
 pub mod kinds;
 mod overlay;
 pub mod retry;
+mod retry_after;
 pub mod rollout;
 mod rollout_ondelete;
 mod rollout_progress;

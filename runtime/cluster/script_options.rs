@@ -60,9 +60,15 @@ impl<'a> Options<'a> {
     pub(super) fn count(&self, key: &str) -> ScriptResult<Option<usize>> {
         match self.map.get(key) {
             None => Ok(None),
-            Some(v) => match v.as_int().ok().and_then(|n| usize::try_from(n).ok()) {
-                Some(n) if n > 0 => Ok(Some(n)),
-                _ => Err(self.wrong(key, "a positive integer", v)),
+            Some(v) => match v.as_int() {
+                Ok(n) => match usize::try_from(n) {
+                    Ok(n) if n > 0 => Ok(Some(n)),
+                    _ => Err(fail(format!(
+                        "{}: option `{key}` is a positive integer, not {n}",
+                        self.function
+                    ))),
+                },
+                Err(_) => Err(self.wrong(key, "a positive integer", v)),
             },
         }
     }

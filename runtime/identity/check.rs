@@ -57,6 +57,14 @@ pub async fn check(cluster: &Cluster, request: &CheckRequest) -> Result<Checked,
         return Ok(Checked { layout, report });
     }
 
+    if let Some(namespace) = &request.namespace
+        && !fetch::namespace_exists(cluster, namespace).await?
+    {
+        report
+            .sections
+            .push(linkerd::data_plane_namespace_missing(namespace));
+        return Ok(Checked { layout, report });
+    }
     let reference = linkerd::detect(&objects).and_then(|l| linkerd::reference_bundle(&objects, &l));
     let section = match reference {
         Ok((_, bundle)) => {

@@ -15,6 +15,10 @@ pub enum IdentityError {
     #[error(transparent)]
     Linkerd(Box<LinkerdError>),
 
+    /// A namespace the caller named is not in the cluster.
+    #[error("namespace {namespace} does not exist")]
+    NoNamespace { namespace: String },
+
     /// A page of a list could not be read as a list of objects.
     #[error("listing {resource}: the answer is not a list of objects: {problem}")]
     BadList { resource: String, problem: String },

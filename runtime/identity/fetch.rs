@@ -7,7 +7,7 @@ use kube::api::{DynamicObject, ListParams};
 use serde_json::Value;
 
 use super::IdentityError;
-use crate::cluster::retry::{self, Request, RetryPolicy};
+use crate::cluster::retry::{self, Request};
 use crate::cluster::{Cluster, Kind, kinds};
 use crate::linkerd::{ControlPlaneObjects, ISSUER_SECRET, LINKERD_CONFIG, OVERRIDES, TRUST_ROOTS};
 
@@ -68,6 +68,17 @@ pub async fn control_plane(
     })
 }
 
+/// Whether the namespace exists: a namespace named by the caller and absent is a mistake to
+/// report, not an empty set of pods.
+///
+/// # Errors
+///
+/// A failed request.
+pub async fn namespace_exists(cluster: &Cluster, namespace: &str) -> Result<bool, IdentityError> {
+    let found = cluster.get(&kind("Namespace")?, None, namespace).await?;
+    Ok(found.is_some())
+}
+
 /// What [`for_each_pod`] hands over.
 pub enum Visit<'a> {
     Pod(&'a Value),
@@ -104,7 +115,7 @@ pub async fn for_each_pod(
         namespace,
         name: None,
     };
-    let policy = RetryPolicy::default();
+    let policy = *cluster.retry_policy();
     let mut token: Option<String> = None;
     loop {
         let mut params = ListParams::default()

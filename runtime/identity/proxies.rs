@@ -86,7 +86,7 @@ impl ProxyReader {
 ///
 /// # Errors
 ///
-/// When the pods cannot be listed.
+/// A namespace asked for that does not exist, or pods that cannot be listed.
 pub async fn proxies(
     cluster: &Cluster,
     namespaces: &[String],
@@ -97,6 +97,13 @@ pub async fn proxies(
     } else {
         namespaces.iter().map(|ns| Some(ns.as_str())).collect()
     };
+    for namespace in namespaces {
+        if !fetch::namespace_exists(cluster, namespace).await? {
+            return Err(IdentityError::NoNamespace {
+                namespace: namespace.clone(),
+            });
+        }
+    }
     let mut found = Vec::new();
     for scope in scopes {
         let mut here = Vec::new();

@@ -25,7 +25,9 @@ pub enum LinkerdError {
     Contradiction { what: String },
 
     /// Certificates or a key in an object that cannot be read.
-    #[error("{object} field {field}")]
+    // The source (a PKI error) names the object and field it read; saying them again here
+    // would print the place three times.
+    #[error("unreadable certificates or key")]
     Certificates {
         object: String,
         field: String,

@@ -90,6 +90,23 @@ pub fn check(objects: &ControlPlaneObjects, pods: &[Value], options: &CheckOptio
     report
 }
 
+/// `linkerd check --proxy -n NS`'s `linkerd-data-plane` section when `NS` does not exist: its
+/// fatal "data plane namespace exists" check fails, so no data-plane check runs after it (a
+/// namespace that is not there would otherwise pass as one without stale pods).
+pub fn data_plane_namespace_missing(namespace: &str) -> Section {
+    Section {
+        name: "linkerd-data-plane".into(),
+        checks: vec![
+            CheckResult::new(
+                "data plane namespace exists",
+                "l5d-data-plane-exists",
+                Severity::Fatal,
+            )
+            .fail(format!("The \"{namespace}\" namespace does not exist")),
+        ],
+    }
+}
+
 /// The data-plane section when the bundle proxies are compared with cannot be read: the
 /// check fails as a warning with the reason.
 pub fn data_plane_unavailable(error: &LinkerdError) -> Section {

@@ -287,11 +287,14 @@ pub(crate) fn helm_gate(
     let explanation = format!(
         "this install looks Helm-managed ({}); the next `helm upgrade` renders the old values \
          again and reverts this change: set {anchors} (trust anchors) and {issuer} (issuer) in \
-         the release's values, or opt in to patching anyway",
+         the release's values",
         layout.helm_evidence.join("; ")
     );
     if !options.allow_helm {
-        return Err(LinkerdError::refused(action, explanation));
+        return Err(LinkerdError::refused(
+            action,
+            format!("{explanation}, or pass `allow_helm: true` to patch anyway"),
+        ));
     }
     notes.push(explanation);
     Ok(())
