@@ -155,3 +155,41 @@ fn a_sim_journal_stopped_half_way_is_not_continued_against_a_new_sim() {
     assert_eq!(code, 0, "{fresh}");
     assert!(fresh.contains("done: 10 step(s) run, 0 skipped"), "{fresh}");
 }
+
+/// The plan as an operator reads it: every planned action says how sure it is, the files it
+/// would write are named, no key is shown and none is left on disk.
+#[test]
+fn the_dry_run_plan_marks_every_action_and_shows_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, plan) = runner(dir.path(), &[&rotate_rhai(), "--sim", "--dry-run"]);
+    assert_eq!(code, 0, "{plan}");
+    let woulds: Vec<&str> = plan
+        .lines()
+        .filter(|line| line.trim_start().starts_with("would "))
+        .collect();
+    assert!(woulds.len() > 20, "{plan}");
+    for line in &woulds {
+        assert!(
+            ["[exact]", "[server-validated]", "[predicted]"]
+                .iter()
+                .any(|basis| line.ends_with(basis)),
+            "no basis: {line}"
+        );
+    }
+    for file in ["ca-new.key", "issuer-new.key", "bundle.crt"] {
+        assert!(
+            woulds.iter().any(|line| line.contains(file)),
+            "the plan does not name {file}:\n{plan}"
+        );
+    }
+    for basis in ["[exact]", "[server-validated]", "[predicted]"] {
+        assert!(woulds.iter().any(|line| line.ends_with(basis)), "{basis}");
+    }
+    for needle in ["PRIVATE KEY", "MHcCAQEE", "MIGHAgEA"] {
+        assert!(!plan.contains(needle), "key material ({needle}):\n{plan}");
+    }
+    assert!(
+        !dir.path().join(".runner").exists(),
+        "the dry-run made the workdir"
+    );
+}

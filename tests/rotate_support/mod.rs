@@ -163,6 +163,30 @@ impl Rehearsal {
         all
     }
 
+    /// The resourceVersion of every object of every kind the sim serves that a rotation or
+    /// its controllers could touch (pods, ReplicaSets, events too), by `plural ns/name`.
+    pub fn all_versions(&self) -> BTreeMap<String, String> {
+        let mut all = self.versions();
+        for (group, plural) in [
+            ("", "pods"),
+            ("", "serviceaccounts"),
+            ("", "events"),
+            ("apps", "replicasets"),
+        ] {
+            for object in self.list(group, plural) {
+                let meta = &object["metadata"];
+                let key = format!(
+                    "{plural} {}/{}",
+                    meta["namespace"].as_str().unwrap_or_default(),
+                    meta["name"].as_str().unwrap_or_default()
+                );
+                let version = meta["resourceVersion"].as_str().unwrap_or_default();
+                all.insert(key, version.to_owned());
+            }
+        }
+        all
+    }
+
     /// Runs `runner RUNBOOK` against this cluster with `--yes --output json` and `args`.
     pub async fn run(&self, runbook: &Path, args: &[&str]) -> Run {
         let child = self.spawn(runbook, args);
