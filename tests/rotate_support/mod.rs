@@ -193,14 +193,29 @@ impl Rehearsal {
         finish(child, |_| false).await
     }
 
+    /// A second, empty workdir, for another runbook against the same cluster.
+    pub fn workdir_for(_: &Self) -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    /// As [`Self::run`], with another workdir.
+    pub async fn run_in(&self, workdir: &Path, runbook: &Path, args: &[&str]) -> Run {
+        let child = self.spawn_in(workdir, runbook, args);
+        finish(child, |_| false).await
+    }
+
     /// Starts the runner without waiting for it.
     pub fn spawn(&self, runbook: &Path, args: &[&str]) -> tokio::process::Child {
+        self.spawn_in(self.workdir.path(), runbook, args)
+    }
+
+    fn spawn_in(&self, workdir: &Path, runbook: &Path, args: &[&str]) -> tokio::process::Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
         cmd.arg(runbook)
             .arg("--kubeconfig")
             .arg(self.sim.kubeconfig_path())
             .arg("--workdir")
-            .arg(self.workdir.path())
+            .arg(workdir)
             .args(["--yes", "--output", "json"])
             .args(args)
             .stdout(Stdio::piped())
