@@ -310,7 +310,7 @@ async fn scenario_external_issuer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_edge_with_api_faults() {
     let r = Rehearsal::start(Setup::Scenario("edge"), api_faults()).await;
-    let run = rehearse(&r, "edge with faults", &[]).await;
+    rehearse(&r, "edge with faults", &[]).await;
     r.sim.faults().set(FaultConfig::default());
     r.assert_rotated("edge with faults");
     let injected: u64 = r
