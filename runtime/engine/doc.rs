@@ -80,9 +80,12 @@ fn modules(engine: &Engine) -> String {
         ));
         let mut functions: Vec<_> = ast
             .iter_functions()
-            .filter(|f| f.access == rhai::FnAccess::Public)
+            // Rhai compiles each closure to a public function named `anon$` and a hash that
+            // changes with the module's text: not something a runbook can call by name.
+            .filter(|f| f.access == rhai::FnAccess::Public && !f.name.starts_with("anon$"))
             .collect();
-        functions.sort_by_key(|f| f.name);
+        // Overloads by their number of parameters: the AST keeps no stable order.
+        functions.sort_by_key(|f| (f.name, f.params.len()));
         for function in functions {
             text.push('\n');
             text.push_str(&format!(

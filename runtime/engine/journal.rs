@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::summary::SummaryItem;
+
 const VERSION: u32 = 1;
 
 /// The workdir folder that holds the journals.
@@ -34,6 +36,10 @@ pub struct Record {
     /// The parameter values of the run that started this journal.
     pub params: BTreeMap<String, Value>,
     pub steps: Vec<FinishedStep>,
+    /// The summary lines the finished steps contributed, so that a resumed or completed run
+    /// still ends with them (the roots before and after, what was restarted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<SummaryItem>,
 }
 
 /// A step that finished, with what it produced.
@@ -103,6 +109,18 @@ pub enum JournalError {
         keys.join(", ")
     )]
     ParamsChanged { path: PathBuf, keys: Vec<String> },
+    #[error(
+        "journal {path} records finished step(s) {} of a run against {target}, but --sim starts \
+         its simulated cluster anew on every run, so this one holds none of their changes: run \
+         with --fresh to rehearse from the start (to rehearse an interruption, serve the cluster \
+         with `runner sim serve` and run against its kubeconfig, which keeps its state)",
+        steps.join(", ")
+    )]
+    SimStartedAnew {
+        path: PathBuf,
+        target: String,
+        steps: Vec<String>,
+    },
     #[error("writing journal {path}")]
     Write {
         path: PathBuf,
@@ -282,6 +300,7 @@ impl Journal {
             runbook_sha256: String::new(),
             params,
             steps: Vec::new(),
+            summary: Vec::new(),
         };
         Self {
             save_to,
@@ -300,12 +319,24 @@ impl Journal {
         &self.record.steps
     }
 
-    /// Records a finished step and saves the journal atomically.
+    /// The summary lines recorded with the finished steps.
+    pub fn summary(&self) -> &[SummaryItem] {
+        &self.record.summary
+    }
+
+    /// Records a finished step, with the summary lines so far, and saves the journal
+    /// atomically.
     ///
     /// # Errors
     ///
     /// When the journal cannot be written.
-    pub fn record(&mut self, name: &str, outputs: Value) -> Result<(), JournalError> {
+    pub fn record(
+        &mut self,
+        name: &str,
+        outputs: Value,
+        summary: Vec<SummaryItem>,
+    ) -> Result<(), JournalError> {
+        self.record.summary = summary;
         let finished_at = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();

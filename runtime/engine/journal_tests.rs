@@ -13,7 +13,7 @@ fn records_survive_a_reopen_and_refuse_other_parameters() {
     let mut journal =
         Journal::open(Some(&path), path.clone(), "x.rhai", "none", params("a")).unwrap();
     journal
-        .record("generate", serde_json::json!({"root": "fp"}))
+        .record("generate", serde_json::json!({"root": "fp"}), Vec::new())
         .unwrap();
 
     let again = Journal::open(Some(&path), path.clone(), "x.rhai", "none", params("a")).unwrap();
@@ -43,7 +43,7 @@ fn another_runbook_or_target_is_refused_and_a_moved_runbook_is_noted() {
     std::fs::write(&runbook, "step(\"s\", \"S\", || 1);").unwrap();
     let name = runbook.to_str().unwrap();
     let mut journal = Journal::open(None, path.clone(), name, "none", params("a")).unwrap();
-    journal.record("s", Value::from(1)).unwrap();
+    journal.record("s", Value::from(1), Vec::new()).unwrap();
 
     for (other, target) in [("other.rhai", "none"), (name, "sim:default")] {
         let error =
@@ -81,7 +81,7 @@ fn a_reader_never_sees_a_half_written_journal() {
     let path = dir.path().join("journal").join("x.json");
     let mut journal = Journal::open(None, path.clone(), "x.rhai", "none", params("a")).unwrap();
     journal
-        .record("step-0", serde_json::json!({"n": 0}))
+        .record("step-0", serde_json::json!({"n": 0}), Vec::new())
         .unwrap();
 
     let reader_path = path.clone();
@@ -95,7 +95,9 @@ fn a_reader_never_sees_a_half_written_journal() {
     });
     for n in 1..200 {
         let outputs = serde_json::json!({"n": n, "padding": "x".repeat(4096)});
-        journal.record(&format!("step-{n}"), outputs).unwrap();
+        journal
+            .record(&format!("step-{n}"), outputs, Vec::new())
+            .unwrap();
     }
     reader.join().unwrap();
 

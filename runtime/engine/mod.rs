@@ -19,6 +19,7 @@ mod run;
 pub mod runbook;
 pub mod summary;
 pub mod values;
+mod verify;
 mod write_file;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn new(ctx: &Arc<RunContext>) -> Engine {
     host::register(&mut engine, ctx);
     flow::register(&mut engine, ctx);
     summary::register(&mut engine, ctx);
+    verify::register(&mut engine);
     register_primitives(&mut engine, ctx);
     engine
 }

@@ -89,8 +89,14 @@ impl ParamKind {
                 Ok(duration) => Ok(Dynamic::from(duration)),
                 Err(error) => Err(error.to_string()),
             },
+            // `a,b`; also `[a, b]`, YAML's flow form as a values file writes it, rather than
+            // items named `[a` and `b]`.
             Self::List => Ok(Dynamic::from_array(
-                text.split(',')
+                text.trim()
+                    .strip_prefix('[')
+                    .and_then(|inner| inner.strip_suffix(']'))
+                    .unwrap_or(&text)
+                    .split(',')
                     .map(str::trim)
                     .filter(|item| !item.is_empty())
                     .map(|item| Dynamic::from(item.to_owned()))

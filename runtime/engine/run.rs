@@ -182,6 +182,35 @@ fn drive(
             .outputs
             .insert(finished.name.clone(), value);
     }
+    for item in journal.summary() {
+        ctx.summary().set(&item.key, item.value.clone());
+    }
+    let pending: Vec<&str> = steps
+        .iter()
+        .zip(&selected)
+        .filter(|(step, chosen)| **chosen && journal.finished(&step.name).is_none())
+        .map(|(step, _)| step.name.as_str())
+        .collect();
+    if let Some(last) = journal.steps().last() {
+        refuse_a_new_sim(options, &journal, &steps, &pending, &journal_path)?;
+        if pending.is_empty() {
+            ctx.log(
+                output::Level::Info,
+                format!(
+                    "journal {} records every {}step of {runbook_name} against {} as finished, \
+                     the last at {}: nothing is left to do (--fresh starts it over)",
+                    journal_path.display(),
+                    if selected.iter().all(|chosen| *chosen) {
+                        ""
+                    } else {
+                        "selected "
+                    },
+                    options.target,
+                    last.finished_at
+                ),
+            );
+        }
+    }
 
     // Ask before the first step, not half way: a refusal then leaves nothing done.
     if !options.dry_run {
@@ -260,6 +289,42 @@ fn drive(
         failed: false,
     });
     Ok(())
+}
+
+/// `--sim` starts its cluster from the scenario on every run: steps that changed the cluster in
+/// an earlier run did not change this one, so continuing after them would act on a cluster
+/// that is not where the journal says. Refused, unless nothing is left to run.
+fn refuse_a_new_sim(
+    options: &RunOptions,
+    journal: &Journal,
+    steps: &[StepDecl],
+    pending: &[&str],
+    journal_path: &std::path::Path,
+) -> Result<(), RunError> {
+    // `sim:SCENARIO` is the target of `--sim` (cluster::target::Scenario::target); a kubeconfig
+    // target, `runner sim serve`'s included, is `CONTEXT@URL` and keeps its state.
+    if !options.target.starts_with("sim:") || pending.is_empty() {
+        return Ok(());
+    }
+    let changed: Vec<String> = journal
+        .steps()
+        .iter()
+        .filter(|finished| {
+            steps
+                .iter()
+                .any(|step| step.name == finished.name && step.changes_cluster)
+        })
+        .map(|finished| finished.name.clone())
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(journal::JournalError::SimStartedAnew {
+        path: journal_path.to_owned(),
+        target: options.target.clone(),
+        steps: changed,
+    }
+    .into())
 }
 
 /// The end-of-run summary, when the runbook or the host has something to say.
@@ -361,7 +426,7 @@ fn run_step(
             });
         }
     };
-    journal.record(&step.name, outputs.clone())?;
+    journal.record(&step.name, outputs.clone(), ctx.summary().items())?;
     tracing::debug!("step finished");
     ctx.lock_script().outputs.insert(step.name.clone(), value);
     out.emit(Event::StepFinished {

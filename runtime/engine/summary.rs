@@ -8,12 +8,12 @@
 use std::sync::{Arc, Mutex};
 
 use rhai::{Dynamic, Engine, FuncRegistration};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::context::RunContext;
 
 /// One line of the summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryItem {
     pub key: String,
     pub value: String,

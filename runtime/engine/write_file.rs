@@ -120,5 +120,15 @@ fn write_file(
             })
         });
     written.map_err(|message| fail(format!("write_file: {message}")))?;
+    if ctx.dry_run() {
+        // The plan names every file a real run leaves in the workdir, not only cluster writes.
+        let real = ctx.real_workdir().join(name);
+        let verb = if real.exists() { "replace" } else { "write" };
+        ctx.would(format!(
+            "{verb} {} ({} bytes; the dry-run writes it to a scratch folder)",
+            real.display(),
+            text.len()
+        ));
+    }
     Ok(path.display().to_string())
 }

@@ -163,20 +163,59 @@ impl Rehearsal {
         all
     }
 
+    /// The resourceVersion of every object of every kind the sim serves that a rotation or
+    /// its controllers could touch (pods, ReplicaSets, events too), by `plural ns/name`.
+    pub fn all_versions(&self) -> BTreeMap<String, String> {
+        let mut all = self.versions();
+        for (group, plural) in [
+            ("", "pods"),
+            ("", "serviceaccounts"),
+            ("", "events"),
+            ("apps", "replicasets"),
+        ] {
+            for object in self.list(group, plural) {
+                let meta = &object["metadata"];
+                let key = format!(
+                    "{plural} {}/{}",
+                    meta["namespace"].as_str().unwrap_or_default(),
+                    meta["name"].as_str().unwrap_or_default()
+                );
+                let version = meta["resourceVersion"].as_str().unwrap_or_default();
+                all.insert(key, version.to_owned());
+            }
+        }
+        all
+    }
+
     /// Runs `runner RUNBOOK` against this cluster with `--yes --output json` and `args`.
     pub async fn run(&self, runbook: &Path, args: &[&str]) -> Run {
         let child = self.spawn(runbook, args);
         finish(child, |_| false).await
     }
 
+    /// A second, empty workdir, for another runbook against the same cluster.
+    pub fn workdir_for(_: &Self) -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    /// As [`Self::run`], with another workdir.
+    pub async fn run_in(&self, workdir: &Path, runbook: &Path, args: &[&str]) -> Run {
+        let child = self.spawn_in(workdir, runbook, args);
+        finish(child, |_| false).await
+    }
+
     /// Starts the runner without waiting for it.
     pub fn spawn(&self, runbook: &Path, args: &[&str]) -> tokio::process::Child {
+        self.spawn_in(self.workdir.path(), runbook, args)
+    }
+
+    fn spawn_in(&self, workdir: &Path, runbook: &Path, args: &[&str]) -> tokio::process::Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
         cmd.arg(runbook)
             .arg("--kubeconfig")
             .arg(self.sim.kubeconfig_path())
             .arg("--workdir")
-            .arg(self.workdir.path())
+            .arg(workdir)
             .args(["--yes", "--output", "json"])
             .args(args)
             .stdout(Stdio::piped())
