@@ -144,6 +144,17 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error("locking {path}")]
+    WorkdirLock {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another runner is using workdir {workdir}: wait until it finishes, or give this run \
+         another --workdir"
+    )]
+    WorkdirBusy { workdir: std::path::PathBuf },
     #[error("cancelled during step `{step}`")]
     Cancelled { step: String },
     #[error(

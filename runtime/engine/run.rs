@@ -146,6 +146,12 @@ fn drive(
         .filter(|(name, _)| !params.iter().any(|p| &p.name == *name && p.resumable))
         .map(|(name, value)| (name.clone(), value.clone()))
         .collect();
+    // Held until the run ends, also when it fails: released by the system even on SIGKILL.
+    let _workdir_lock = if options.dry_run {
+        None
+    } else {
+        Some(lock_workdir(&options.workdir)?)
+    };
     let journal_path = journal::path_for(&options.workdir, &options.runbook, &options.target);
     if options.fresh && !options.dry_run && journal_path.exists() {
         let question = format!(
@@ -447,6 +453,32 @@ fn create_workdir(dir: &std::path::Path) -> Result<(), RunError> {
         path: dir.to_owned(),
         source,
     })
+}
+
+/// Creates the workdir and takes its lock, before the journal is read: two runs in one
+/// workdir would read the same journal, both generate or restart, and overwrite each other's
+/// records. A second run is refused at once rather than queued behind the first.
+fn lock_workdir(dir: &std::path::Path) -> Result<std::fs::File, RunError> {
+    create_workdir(dir)?;
+    let path = dir.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| RunError::WorkdirLock {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(RunError::WorkdirBusy {
+            workdir: dir.to_owned(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(RunError::WorkdirLock { path, source })
+        }
+    }
 }
 
 /// Which declared steps run: `--from` onwards, only those in `--only` (if given), minus

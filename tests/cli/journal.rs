@@ -283,3 +283,32 @@ fn the_journal_is_found_from_another_checkout_of_the_runbook() {
     }
     assert_eq!(journals(&dir.path().join(".runner")).len(), 1);
 }
+
+#[test]
+fn a_second_run_in_a_busy_workdir_is_refused_before_it_reads_the_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    Run::in_dir(dir.path()).shipped("generate-certs.rhai").run();
+    // Another runner holds the workdir's lock, as it does for the whole of its run.
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(dir.path().join(".runner/.lock"))
+        .expect("the first run left the workdir's lock file");
+    lock.try_lock().expect("the first run released its lock");
+    let out = Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(["--fresh", "--yes"])
+        .status(2)
+        .stdout("")
+        .run();
+    assert_eq!(
+        out.stderr,
+        "error: another runner is using workdir .runner: wait until it finishes, or give this \
+         run another --workdir\n"
+    );
+    assert_eq!(journals(&dir.path().join(".runner")).len(), 1, "journal moved aside");
+    drop(lock);
+    Run::in_dir(dir.path())
+        .shipped("generate-certs.rhai")
+        .args(["--fresh", "--yes"])
+        .run();
+}
