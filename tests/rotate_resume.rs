@@ -208,3 +208,104 @@ async fn keep_overlap_stops_before_stage_7_and_a_later_run_finishes_it() {
     assert_eq!(ran, ["remove-old-root", "restart-final"]);
     r.assert_rotated("keep_overlap then finish");
 }
+
+/// The same kills against `runner sim serve`, a cluster in a process of its own as an operator
+/// rehearses with it: killed inside every step, the rotation completes with one root, the
+/// served cluster counts no failed meshed connection and `runner check --proxy` passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_inside_every_step_against_runner_sim_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let workdir = dir.path().join("work");
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["sim", "serve", "--scenario", "edge", "--kubeconfig-out"])
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // It writes the kubeconfig, then says where it listens.
+    let stderr = server.stderr.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stderr));
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.starts_with("kubeconfig: ") {
+            break;
+        }
+    }
+    assert!(kubeconfig.is_file(), "runner sim serve wrote no kubeconfig");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    // Let its controllers bring every pod up before the first preflight check.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+
+    let spawn = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+            .arg(rotate_rhai())
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--workdir")
+            .arg(&workdir)
+            .args(["--yes", "--output", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    };
+    let mut roots = Vec::new();
+    let mut killed = 0;
+    for i in 0..STEPS.len() {
+        let run = finish(spawn(), |events| reached(Point::Inside(i), events)).await;
+        if run.code == Some(0) {
+            break;
+        }
+        assert_eq!(run.code, None, "run {i}: {}", run.explain());
+        killed += 1;
+        roots.extend(
+            run.outputs("generate")
+                .map(|o| o["root"]["fingerprint"].clone()),
+        );
+    }
+    assert!(killed >= STEPS.len() - 1, "only {killed} runs were killed");
+    let last = finish(spawn(), |_| false).await;
+    last.ok("the last run against runner sim serve");
+
+    let root_pem = std::fs::read_to_string(workdir.join("ca-new.crt")).unwrap();
+    let root = runner::pki::Certificate::from_pem(&root_pem, "ca-new.crt").unwrap();
+    roots.dedup();
+    assert!(roots.len() <= 1, "more than one root generated: {roots:?}");
+    if let Some(recorded) = roots.first() {
+        assert_eq!(recorded, root.fingerprint());
+    }
+    let kubectl = |args: &[&str]| {
+        std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let failures = kubectl(&["get", "--raw", "/sim/failures"]);
+    assert!(failures.status.success(), "{failures:?}");
+    let record: Value = serde_json::from_slice(&failures.stdout).unwrap();
+    assert_eq!(record["failed"], 0, "{record}");
+    assert!(record["connections"].as_u64().unwrap() > 50, "{record}");
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["check", "--proxy", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{check:?}");
+    let bundle = kubectl(&[
+        "-n",
+        "linkerd",
+        "get",
+        "configmap",
+        "linkerd-identity-trust-roots",
+        "-o",
+        "jsonpath={.data.ca-bundle\\.crt}",
+    ]);
+    let anchors = Bundle::parse(&String::from_utf8_lossy(&bundle.stdout), "bundle").unwrap();
+    let fingerprints: Vec<&str> = anchors.certs().iter().map(|c| c.fingerprint()).collect();
+    assert_eq!(fingerprints, [root.fingerprint()]);
+}
