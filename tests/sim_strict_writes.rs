@@ -261,3 +261,73 @@ async fn requests_a_real_server_routes_or_decodes_differently_are_refused() {
     );
     assert_eq!(stored.unwrap()["data"], json!({"k": "v"}));
 }
+
+#[tokio::test]
+async fn invalid_objects_are_refused_with_every_cause_and_nothing_is_stored() {
+    let (sim, client) = start().await;
+    let (code, _, _) = raw(&client, "POST", DEPLOYS, "", &deployment("web")).await;
+    assert_eq!(code, 201);
+    let before = sim.store().resource_version();
+
+    // A Deployment without selector or template.
+    let empty = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "empty"}, "spec": {}});
+    let (code, _, status) = raw(&client, "POST", DEPLOYS, "", &empty).await;
+    assert_eq!(
+        (code, &status["reason"]),
+        (422, &json!("Invalid")),
+        "{status}"
+    );
+    assert_eq!(
+        status["message"],
+        "Deployment.apps \"empty\" is invalid: [spec.selector: Required value, spec.template: Required value]"
+    );
+    assert_eq!(
+        status["details"]["causes"][0]["reason"],
+        "FieldValueRequired"
+    );
+
+    // A patch that makes the template's labels miss the selector, and a bad label key.
+    let patch = json!({"metadata": {"labels": {"bad key": "x"}},
+        "spec": {"template": {"metadata": {"labels": {"app": "other"}}}}});
+    let (code, _, status) = raw(&client, "PATCH", &format!("{DEPLOYS}/web"), MERGE, &patch).await;
+    assert_eq!(code, 422, "{status}");
+    let fields: Vec<&str> = status["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["metadata.labels", "spec.template.metadata.labels"]);
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("`selector` does not match template `labels`"),
+        "{status}"
+    );
+
+    // A pod without an image, and a ConfigMap key that is no config key.
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c"}]}});
+    let (code, _, status) = raw(&client, "POST", "/api/v1/namespaces/app/pods", "", &pod).await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(
+        status["details"]["causes"][0]["field"],
+        "spec.containers[0].image"
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"no spaces": "v"}});
+    let (code, _, status) = raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/app/configmaps",
+        "",
+        &cm,
+    )
+    .await;
+    assert_eq!(code, 422, "{status}");
+    assert_eq!(status["details"]["causes"][0]["field"], "data[no spaces]");
+
+    assert_eq!(sim.store().resource_version(), before, "nothing was stored");
+}

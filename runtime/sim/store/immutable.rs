@@ -16,6 +16,10 @@ pub enum FieldErrorKind {
     Invalid,
     /// `FieldValueForbidden`: `Forbidden: <detail>`.
     Forbidden,
+    /// `FieldValueRequired`: `Required value`.
+    Required,
+    /// `FieldValueDuplicate`: `Duplicate value: <value>`.
+    Duplicate,
 }
 
 /// One refused field of a `Rejected` write.
@@ -48,11 +52,31 @@ impl FieldError {
         }
     }
 
+    pub fn required(field: &str) -> Self {
+        Self {
+            kind: FieldErrorKind::Required,
+            field: field.into(),
+            value: String::new(),
+            detail: String::new(),
+        }
+    }
+
+    pub fn duplicate(field: &str, value: &Value) -> Self {
+        Self {
+            kind: FieldErrorKind::Duplicate,
+            field: field.into(),
+            value: value.to_string(),
+            detail: String::new(),
+        }
+    }
+
     /// The cause's `reason`.
     pub fn reason(&self) -> &'static str {
         match self.kind {
             FieldErrorKind::Invalid => "FieldValueInvalid",
             FieldErrorKind::Forbidden => "FieldValueForbidden",
+            FieldErrorKind::Required => "FieldValueRequired",
+            FieldErrorKind::Duplicate => "FieldValueDuplicate",
         }
     }
 
@@ -61,6 +85,8 @@ impl FieldError {
         match self.kind {
             FieldErrorKind::Invalid => format!("Invalid value: {}: {}", self.value, self.detail),
             FieldErrorKind::Forbidden => format!("Forbidden: {}", self.detail),
+            FieldErrorKind::Required => "Required value".into(),
+            FieldErrorKind::Duplicate => format!("Duplicate value: {}", self.value),
         }
     }
 }

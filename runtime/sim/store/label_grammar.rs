@@ -82,7 +82,8 @@ fn valid_name(s: &str, extra: &[char]) -> bool {
         && s.chars().all(|c| ok(c) || extra.contains(&c))
 }
 
-fn check_key(key: &str) -> Result<String, StoreError> {
+/// A label (or annotation) key: an optional DNS-subdomain prefix and `/`, then a name part.
+pub(super) fn is_label_key(key: &str) -> bool {
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),
@@ -92,7 +93,15 @@ fn check_key(key: &str) -> Result<String, StoreError> {
             && p.split('.')
                 .all(|l| valid_name(l, &['-']) && l.chars().all(|c| !c.is_ascii_uppercase()))
     });
-    if !prefix_ok || !valid_name(name, &['-', '_', '.']) {
+    prefix_ok && valid_name(name, &['-', '_', '.'])
+}
+
+pub(super) fn is_label_value(value: &str) -> bool {
+    value.is_empty() || valid_name(value, &['-', '_', '.'])
+}
+
+fn check_key(key: &str) -> Result<String, StoreError> {
+    if !is_label_key(key) {
         return Err(fail(format!(
             "key {key:?}: a valid label key is an optional DNS subdomain prefix and '/', and a name of at most 63 alphanumeric characters, '-', '_' or '.', starting and ending alphanumeric"
         )));
@@ -101,7 +110,7 @@ fn check_key(key: &str) -> Result<String, StoreError> {
 }
 
 fn check_value(value: &str) -> Result<String, StoreError> {
-    if value.is_empty() || valid_name(value, &['-', '_', '.']) {
+    if is_label_value(value) {
         Ok(value.to_string())
     } else {
         Err(fail(format!(

@@ -18,6 +18,7 @@ mod patch;
 pub mod schema;
 pub mod select;
 mod typed;
+mod validate;
 mod watch;
 mod write;
 
@@ -199,6 +200,30 @@ pub(super) fn storage_form(rt: &ResourceType, obj: Value) -> Value {
     }
 }
 
+/// How a write is checked. A client's request (the HTTP API) is validated as the real
+/// server validates it; in-process writes (controllers, tests, `--manifests`) are trusted
+/// to hold what they mean, drop unknown fields silently and skip the object validation of
+/// `validate.rs`, so that a test may store a deliberately partial object.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Checks {
+    fields: FieldValidation,
+    objects: bool,
+}
+
+impl Checks {
+    const IN_PROCESS: Self = Self {
+        fields: FieldValidation::Ignore,
+        objects: false,
+    };
+
+    fn client(fields: FieldValidation) -> Self {
+        Self {
+            fields,
+            objects: true,
+        }
+    }
+}
+
 impl Store {
     pub fn new(options: StoreOptions) -> Self {
         let (changes, _) = broadcast::channel(65_536);
@@ -320,7 +345,7 @@ impl Store {
         obj: Value,
         dry_run: bool,
     ) -> Result<Value, StoreError> {
-        self.create_validated(rt, ns, obj, dry_run, FieldValidation::Ignore)
+        self.create_checked(rt, ns, obj, dry_run, Checks::IN_PROCESS)
             .map(|(created, _)| created)
     }
 
@@ -335,13 +360,24 @@ impl Store {
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
-        mut obj: Value,
+        obj: Value,
         dry_run: bool,
         validation: FieldValidation,
     ) -> Result<(Value, Vec<String>), StoreError> {
+        self.create_checked(rt, ns, obj, dry_run, Checks::client(validation))
+    }
+
+    pub(super) fn create_checked(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        mut obj: Value,
+        dry_run: bool,
+        checks: Checks,
+    ) -> Result<(Value, Vec<String>), StoreError> {
         meta::check_body(rt, ns, &obj)?;
         meta::strip_nulls(&mut obj);
-        let warnings = schema::check(rt, &mut obj, validation)?;
+        let warnings = schema::check(rt, &mut obj, checks.fields)?;
         let mut obj = storage_form(rt, obj);
         meta::strip_nulls(&mut obj);
         let ns = if rt.namespaced {
@@ -360,6 +396,9 @@ impl Store {
             ));
         }
         meta::check_name(rt, &obj, &name)?;
+        if checks.objects {
+            validate::check(rt, &obj)?;
+        }
         defaults::crd_status(rt, &mut obj);
         self.admit(Operation::Create, rt, &mut obj)?;
 

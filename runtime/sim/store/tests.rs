@@ -14,6 +14,11 @@ fn store_with_ns(ns: &str) -> (Store, Registry) {
     store
         .create(&nss, None, json!({"metadata": {"name": ns}}), false)
         .unwrap();
+    // A new namespace gets its `kube-root-ca.crt` ConfigMap; these tests count their own.
+    let cms = reg.lookup("", "v1", "configmaps").unwrap();
+    store
+        .delete(&cms, Some(ns), "kube-root-ca.crt", false)
+        .unwrap();
     (store, reg)
 }
 
