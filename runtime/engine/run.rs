@@ -475,9 +475,7 @@ fn lock_workdir(dir: &std::path::Path) -> Result<std::fs::File, RunError> {
         Err(std::fs::TryLockError::WouldBlock) => Err(RunError::WorkdirBusy {
             workdir: dir.to_owned(),
         }),
-        Err(std::fs::TryLockError::Error(source)) => {
-            Err(RunError::WorkdirLock { path, source })
-        }
+        Err(std::fs::TryLockError::Error(source)) => Err(RunError::WorkdirLock { path, source }),
     }
 }
 

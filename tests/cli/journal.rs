@@ -305,7 +305,11 @@ fn a_second_run_in_a_busy_workdir_is_refused_before_it_reads_the_journal() {
         "error: another runner is using workdir .runner: wait until it finishes, or give this \
          run another --workdir\n"
     );
-    assert_eq!(journals(&dir.path().join(".runner")).len(), 1, "journal moved aside");
+    assert_eq!(
+        journals(&dir.path().join(".runner")).len(),
+        1,
+        "journal moved aside"
+    );
     drop(lock);
     Run::in_dir(dir.path())
         .shipped("generate-certs.rhai")
