@@ -124,6 +124,8 @@ pub enum RunError {
         runbook: String,
         known: Vec<String>,
     },
+    #[error("--only, --skip and --from together leave no step of {runbook} to run")]
+    NothingSelected { runbook: String },
     #[error("step `{step}` failed: {message}")]
     StepFailed { step: String, message: String },
     #[error("recording the outputs of step `{step}`")]

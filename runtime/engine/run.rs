@@ -526,13 +526,21 @@ fn select(options: &RunOptions, steps: &[StepDecl]) -> Result<Vec<bool>, RunErro
         .as_ref()
         .and_then(|from| known.iter().position(|n| n == from))
         .unwrap_or(0);
-    Ok(known
+    let selected: Vec<bool> = known
         .iter()
         .enumerate()
         .map(|(i, name)| {
             i >= start && (only.is_empty() || only.contains(name)) && !skip.contains(name)
         })
-        .collect())
+        .collect();
+    // A runbook without steps has nothing to choose from; otherwise choosing nothing is a
+    // mistake in the options, not a successful run.
+    if !known.is_empty() && !selected.contains(&true) {
+        return Err(RunError::NothingSelected {
+            runbook: options.runbook.display().to_string(),
+        });
+    }
+    Ok(selected)
 }
 
 fn list(

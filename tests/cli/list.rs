@@ -105,6 +105,20 @@ fn skip_leaves_out_the_named_steps() {
 }
 
 #[test]
+fn options_that_leave_no_step_are_an_error_not_an_empty_success() {
+    let out = Run::new()
+        .runbook("steps.rhai", STEPS)
+        .args(["--only", "first", "--skip", "first"])
+        .status(2)
+        .stdout("")
+        .run();
+    assert_eq!(
+        out.stderr,
+        "error: --only, --skip and --from together leave no step of steps.rhai to run\n"
+    );
+}
+
+#[test]
 fn from_starts_at_the_named_step_and_reuses_earlier_outputs() {
     let dir = tempfile::tempdir().unwrap();
     Run::in_dir(dir.path())
