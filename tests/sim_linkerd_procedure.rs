@@ -134,6 +134,11 @@ async fn scenario_external_issuer() {
 }
 
 #[tokio::test]
+async fn scenario_expiring_root() {
+    scenario("expiring-root", Era::C, true, false).await;
+}
+
+#[tokio::test]
 async fn fixture_stable_2_7() {
     fixture("install-stable-2.7.0.yaml", Era::A, false).await;
 }

@@ -69,6 +69,28 @@ async fn serve_exposes_the_failure_record_and_prints_its_summary_on_exit() {
 }
 
 #[test]
+fn a_speed_that_would_stop_time_is_refused() {
+    for bad in ["0", "-5", "NaN", "fast"] {
+        let out = Command::new(assert_cmd::cargo::cargo_bin("runner"))
+            .args([
+                "sim",
+                "serve",
+                "--scenario",
+                "edge",
+                &format!("--speed={bad}"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--speed {bad} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--speed") && stderr.contains(bad),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_unknown_scenario_is_refused_with_the_known_names() {
     let out = Command::new(assert_cmd::cargo::cargo_bin("runner"))
         .args(["sim", "serve", "--scenario", "stable-1.0"])

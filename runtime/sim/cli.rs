@@ -29,6 +29,20 @@ fn share(text: &str) -> Result<f64, String> {
     }
 }
 
+// A speed of 0, below or NaN would stop or break simulated time.
+fn speed(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{text} is not a speed: give a positive factor (1 is real time)"
+        ))
+    }
+}
+
 // Latencies are milliseconds, which the shared parser (d, h, m, s) does not spell.
 fn duration(text: &str) -> Result<Duration, String> {
     if let Some(ms) = text.trim().strip_suffix("ms") {
@@ -82,7 +96,7 @@ pub struct ServeArgs {
     pub history: usize,
     /// How many times faster than real time the simulated cluster runs (pod starts, kubelet
     /// refreshes, certificate renewals); 1 is real time.
-    #[arg(long, value_name = "FACTOR", default_value_t = DEFAULT_SPEED)]
+    #[arg(long, value_name = "FACTOR", value_parser = speed, default_value_t = DEFAULT_SPEED)]
     pub speed: f64,
     /// Load a built-in scenario: a Linkerd layout with meshed applications (edge,
     /// stable-2.8, stable-2.10, stable-2.11, stable-2.12, helm, external-issuer,

@@ -264,10 +264,6 @@ impl Identity {
             "namespace": ns,
             "name": IDENTITY_DEPLOYMENT,
         });
-        let instance = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
         Ok(Process {
             era: layout.era,
             expected_name,
@@ -280,7 +276,6 @@ impl Identity {
                 self.kinds.clone(),
                 self.clock.clone(),
                 "linkerd-identity",
-                instance,
             ),
             deployment,
         })
