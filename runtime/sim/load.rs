@@ -89,6 +89,16 @@ pub fn load_file(store: &Store, path: &Path) -> Result<usize, SimError> {
 
 type LoadFailure = (Option<String>, String, String);
 
+/// The metadata the API server sets and owns: never taken from a manifest.
+const SERVER_SET_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "creationTimestamp",
+    "generation",
+    "managedFields",
+    "selfLink",
+];
+
 /// Loads every object of a manifest text; returns how many were loaded.
 ///
 /// # Errors
@@ -97,7 +107,16 @@ type LoadFailure = (Option<String>, String, String);
 pub fn load_text(store: &Store, text: &str) -> Result<usize, LoadFailure> {
     let docs = parse_documents(text).map_err(|m| (None, String::new(), m))?;
     let count = docs.len();
-    for doc in docs {
+    for mut doc in docs {
+        // `kubectl get -o yaml` of another cluster carries that cluster's identity of each
+        // object; loaded here, the object gets this cluster's, as a create on a new cluster
+        // gives it (and an object the sim made itself, such as kube-root-ca.crt, is updated
+        // rather than refused as a change of its uid).
+        if let Some(meta) = doc["metadata"].as_object_mut() {
+            for field in SERVER_SET_METADATA {
+                meta.remove(*field);
+            }
+        }
         let kind = doc["kind"].as_str().unwrap_or_default().to_string();
         let name = doc["metadata"]["name"]
             .as_str()
@@ -122,10 +141,6 @@ pub fn load_text(store: &Store, text: &str) -> Result<usize, LoadFailure> {
         match store.create(&rt, ns.as_deref(), doc.clone(), false) {
             Ok(_) => {}
             Err(StoreError::AlreadyExists { .. }) => {
-                let mut doc = doc;
-                if let Some(m) = doc["metadata"].as_object_mut() {
-                    m.remove("resourceVersion");
-                }
                 store
                     .update(&rt, ns.as_deref(), &name, doc, false, false)
                     .map_err(|e| fail(e.to_string()))?;
@@ -156,5 +171,32 @@ mod tests {
         let err =
             load_text(&store, "apiVersion: v9\nkind: Nope\nmetadata:\n  name: x\n").unwrap_err();
         assert_eq!(err.2, "the sim does not serve v9 Nope");
+    }
+
+    #[test]
+    fn an_export_of_another_cluster_loads_with_this_clusters_identity() {
+        let store = Store::default();
+        ensure_system_namespaces(&store).unwrap();
+        ensure_namespace(&store, "app").unwrap();
+        // As `kubectl get cm -A -o yaml` prints them: the namespace's own kube-root-ca.crt,
+        // which the sim made too, and a config map of the application.
+        let text = "apiVersion: v1\nkind: List\nitems:\n\
+            - apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: kube-root-ca.crt\n    namespace: app\n    uid: 0b7c1f7e-1111-2222-3333-444455556666\n    resourceVersion: \"981\"\n    creationTimestamp: \"2024-01-02T03:04:05Z\"\n  data:\n    ca.crt: exported\n\
+            - apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: settings\n    namespace: app\n    uid: 9a9a9a9a-1111-2222-3333-444455556666\n    resourceVersion: \"982\"\n    generation: 4\n  data:\n    mode: fast\n";
+        assert_eq!(load_text(&store, text).unwrap(), 2);
+        let cms = store.registry().lookup("", "v1", "configmaps").unwrap();
+        let root = store.get(&cms, Some("app"), "kube-root-ca.crt").unwrap();
+        assert_eq!(root["data"]["ca.crt"], "exported");
+        let settings = store.get(&cms, Some("app"), "settings").unwrap();
+        assert_eq!(settings["data"]["mode"], "fast");
+        assert_ne!(
+            settings["metadata"]["uid"],
+            "9a9a9a9a-1111-2222-3333-444455556666"
+        );
+        assert_ne!(settings["metadata"]["resourceVersion"], "982");
+        assert_ne!(
+            settings["metadata"]["creationTimestamp"],
+            "2024-01-02T03:04:05Z"
+        );
     }
 }
