@@ -170,6 +170,15 @@ pub struct CheckArgs {
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // A program reading `--output json` learns of a failure on stdout too, not only from the
+    // exit status and stderr: errors before the first step (parameters, the kubeconfig, the
+    // journal) emit no other event.
+    let json = match &cli.command {
+        None => cli.run.output == Format::Json,
+        Some(Command::Run(args)) => args.output == Format::Json,
+        Some(Command::Check(args)) => args.output == Format::Json,
+        Some(Command::Doc | Command::Sim(_)) => false,
+    };
     let result = match cli.command {
         None => run_runbook(cli.run),
         Some(Command::Run(args)) => run_runbook(*args),
@@ -178,8 +187,15 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Sim(cmd)) => crate::sim::cli::run(cmd).map_err(Error::from),
     };
     result.unwrap_or_else(|error| {
-        eprintln!("error: {}", error.chain());
-        error.code()
+        let message = error.chain();
+        eprintln!("error: {message}");
+        let code = error.code();
+        if json {
+            let event =
+                serde_json::json!({"event": "error", "message": message, "exit_code": code});
+            println!("{event}");
+        }
+        ExitCode::from(code)
     })
 }
 

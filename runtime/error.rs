@@ -1,7 +1,5 @@
 //! The top-level error of a `runner` command and its exit code.
 
-use std::process::ExitCode;
-
 use crate::engine::RunError;
 use crate::sim::SimError;
 
@@ -44,8 +42,8 @@ impl From<crate::cluster::ClusterError> for Error {
 impl Error {
     /// The exit status (DESIGN §3): 0 success, 1 a step or check failed, 2 usage or runbook
     /// error.
-    pub fn code(&self) -> ExitCode {
-        ExitCode::from(match self {
+    pub fn code(&self) -> u8 {
+        match self {
             Self::Run(error) => error.code(),
             // A manifest named on the command line that cannot be read is a usage error.
             Self::Sim(
@@ -59,7 +57,7 @@ impl Error {
             | Self::Runtime { .. }
             | Self::Cluster(_)
             | Self::NoCluster => 2,
-        })
+        }
     }
 
     /// The message and its chain of causes, `a: b: c`, as printed for the operator. A runbook

@@ -303,3 +303,18 @@ fn a_missing_manifest_for_the_sim_is_a_usage_error() {
         out.stderr
     );
 }
+
+#[test]
+fn with_json_output_an_error_before_any_step_is_also_an_event_on_stdout() {
+    let out = Run::new()
+        .shipped("generate-certs.rhai")
+        .args(["--output", "json", "--set", "issuer_validity=soon"])
+        .status(2)
+        .run();
+    let event: serde_json::Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(event["event"], "error");
+    assert_eq!(event["exit_code"], 2);
+    let message = event["message"].as_str().unwrap();
+    assert!(message.contains("issuer_validity"), "{message}");
+    assert_eq!(out.stderr, format!("error: {message}\n"));
+}
