@@ -223,11 +223,15 @@ async fn a_wait_sees_a_change_made_after_its_watch_was_cut() {
     let cluster = Cluster::new(runner_client(&sim).await, "sim");
     let configmap = kinds::lookup("ConfigMap").unwrap();
 
-    // The change comes after the first watch was cut (2 s).
+    // The change comes once the first watch was cut (after 2 s) and a second one started,
+    // however slowly the first started on a busy machine.
     let store = sim.store().clone();
     let rt = store.registry().lookup("", "v1", "configmaps").unwrap();
+    let counts = sim.counts().clone();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(4500)).await;
+        while counts.get("watch", "configmaps") < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let patch = runner::sim::store::Patch::Merge(serde_json::json!({"data": {"n": "done"}}));
         store
             .patch(&rt, Some("busy"), "cm-001", &patch, false, false)
