@@ -99,7 +99,16 @@ fn writes(sim: &SimHandle, namespaces: usize, deployments: usize) -> (u64, f64) 
 }
 
 async fn ours(sim: &SimHandle, namespaces: usize, concurrency: usize) -> Duration {
-    let cluster = Cluster::new(sim.client().await.expect("client"), "sim");
+    // The client `runner --kubeconfig` builds, retry loop and all.
+    let args = runner::cluster::ClientArgs {
+        kubeconfig: Some(sim.kubeconfig_path().to_owned()),
+        context: None,
+    };
+    let client = runner::cluster::connect(&args)
+        .await
+        .expect("client")
+        .client;
+    let cluster = Cluster::new(client, "sim");
     let options = RestartOptions {
         filter: Filter {
             namespaces: Some((0..namespaces).map(namespace).collect()),

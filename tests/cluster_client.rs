@@ -223,11 +223,15 @@ async fn a_wait_sees_a_change_made_after_its_watch_was_cut() {
     let cluster = Cluster::new(runner_client(&sim).await, "sim");
     let configmap = kinds::lookup("ConfigMap").unwrap();
 
-    // The change comes after the first watch was cut (2 s).
+    // The change comes once the first watch was cut (after 2 s) and a second one started,
+    // however slowly the first started on a busy machine.
     let store = sim.store().clone();
     let rt = store.registry().lookup("", "v1", "configmaps").unwrap();
+    let counts = sim.counts().clone();
     tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(4500)).await;
+        while counts.get("watch", "configmaps") < 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let patch = runner::sim::store::Patch::Merge(serde_json::json!({"data": {"n": "done"}}));
         store
             .patch(&rt, Some("busy"), "cm-001", &patch, false, false)
@@ -279,45 +283,106 @@ async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
     cluster::connect(&args).await.unwrap().client
 }
 
-/// An API server that throttles the way the real one's priority and fairness filter does:
-/// 429 with a `Retry-After` header and a plain-text body, for the first `throttled`
-/// requests; then a ConfigMap. Returns its URL and the count of requests it answered.
-async fn throttling_server(
-    throttled: usize,
+/// An API server whose `n`th answer (from 0) is `answer(n)`. Returns its URL and the count
+/// of requests it answered.
+async fn scripted_server(
+    answer: impl Fn(usize) -> (u16, Vec<(&'static str, &'static str)>, String)
+    + Clone
+    + Send
+    + Sync
+    + 'static,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     let answered = Arc::new(AtomicUsize::new(0));
     let counter = answered.clone();
     let app = axum::Router::new().fallback(move || {
-        let counter = counter.clone();
+        let (counter, answer) = (counter.clone(), answer.clone());
         async move {
-            let n = counter.fetch_add(1, Ordering::SeqCst);
-            if n < throttled {
-                axum::response::Response::builder()
-                    .status(429)
-                    .header("Retry-After", "1")
-                    .header("Content-Type", "text/plain; charset=utf-8")
-                    .body(axum::body::Body::from(
-                        "Too many requests, please try again later.\n",
-                    ))
-                    .unwrap()
-            } else {
-                let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": "cm", "namespace": "ns", "resourceVersion": "7"},
-                    "data": {"n": "1"}});
-                axum::response::Response::builder()
-                    .status(200)
-                    .header("Content-Type", "application/json")
-                    .body(axum::body::Body::from(cm.to_string()))
-                    .unwrap()
+            let (code, headers, body) = answer(counter.fetch_add(1, Ordering::SeqCst));
+            let mut response = axum::response::Response::builder().status(code);
+            for (name, value) in headers {
+                response = response.header(name, value);
             }
+            response.body(axum::body::Body::from(body)).unwrap()
         }
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, answered)
+}
+
+/// Throttles the way the real API server's priority and fairness filter does: 429 with a
+/// `Retry-After` header and a plain-text body, for the first `throttled` requests; then a
+/// ConfigMap.
+async fn throttling_server(
+    throttled: usize,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    scripted_server(move |n| {
+        if n < throttled {
+            (
+                429,
+                vec![
+                    ("Retry-After", "1"),
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                ],
+                "Too many requests, please try again later.\n".to_owned(),
+            )
+        } else {
+            let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "cm", "namespace": "ns", "resourceVersion": "7"},
+                "data": {"n": "1"}});
+            (
+                200,
+                vec![("Content-Type", "application/json")],
+                cm.to_string(),
+            )
+        }
+    })
+    .await
+}
+
+fn runner_cluster(url: &str) -> Cluster {
+    let config = kube::Config::new(url.parse().unwrap());
+    let client = cluster::client::build(config, "scripted".into())
+        .unwrap()
+        .client;
+    Cluster::new(client, "scripted")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rbac_refusal_of_a_read_names_the_verb_resource_and_namespace_at_once() {
+    use std::sync::atomic::Ordering;
+    // The body a real API server sends when RBAC refuses.
+    let (url, answered) = scripted_server(|_| {
+        let status = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+            "status": "Failure", "reason": "Forbidden", "code": 403,
+            "details": {"kind": "secrets"},
+            "message": "secrets is forbidden: User \"system:serviceaccount:ops:runner\" cannot \
+                        list resource \"secrets\" in API group \"\" in the namespace \"linkerd\""});
+        (
+            403,
+            vec![("Content-Type", "application/json")],
+            status.to_string(),
+        )
+    })
+    .await;
+    let error = runner_cluster(&url)
+        .list(&kinds::lookup("Secret").unwrap(), Some("linkerd"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "listing Secrets in namespace linkerd: 403 Forbidden: not allowed to list secrets in \
+         namespace linkerd: secrets is forbidden: User \"system:serviceaccount:ops:runner\" \
+         cannot list resource \"secrets\" in API group \"\" in the namespace \"linkerd\""
+    );
+    assert_eq!(
+        answered.load(Ordering::SeqCst),
+        1,
+        "a refusal is not retried"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -333,11 +398,7 @@ async fn a_throttled_request_waits_as_the_header_asks_in_one_bounded_retry_loop(
 
     // Two throttled answers, then the object: the wait is the header's, not our 5-20 ms.
     let (url, answered) = throttling_server(2).await;
-    let config = kube::Config::new(url.parse().unwrap());
-    let client = cluster::client::build(config, "throttling".into())
-        .unwrap()
-        .client;
-    let cluster = Cluster::new(client, "throttling").with_retry(retry);
+    let cluster = runner_cluster(&url).with_retry(retry);
     let started = std::time::Instant::now();
     let found = cluster.get(&configmap, Some("ns"), "cm").await.unwrap();
     assert_eq!(found.unwrap().data["data"]["n"], "1");
@@ -347,11 +408,7 @@ async fn a_throttled_request_waits_as_the_header_asks_in_one_bounded_retry_loop(
     // Throttled for good: exactly `max_attempts` requests, not kube's own retries inside
     // each of ours, and an error that says what gave up.
     let (url, answered) = throttling_server(usize::MAX).await;
-    let config = kube::Config::new(url.parse().unwrap());
-    let client = cluster::client::build(config, "throttling".into())
-        .unwrap()
-        .client;
-    let cluster = Cluster::new(client, "throttling").with_retry(retry);
+    let cluster = runner_cluster(&url).with_retry(retry);
     let error = cluster.get(&configmap, Some("ns"), "cm").await.unwrap_err();
     assert_eq!(answered.load(Ordering::SeqCst), 3);
     assert_eq!(

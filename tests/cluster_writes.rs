@@ -40,7 +40,7 @@ async fn start() -> (SimHandle, Cluster, tempfile::TempDir) {
         ..SimOptions::default()
     };
     let sim = SimServer::start(options).await.unwrap();
-    let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+    let cluster = Cluster::new(runner_client(&sim).await, "sim");
     (sim, cluster, dir)
 }
 
@@ -232,4 +232,13 @@ async fn a_change_that_is_not_a_map_is_refused_before_any_write() {
          is a map, not [\"not\",\"a\",\"map\"]"
     );
     assert_eq!(sim.counts().writes(), 0);
+}
+
+/// The client the runner builds for a `--kubeconfig` (one retry loop, ours), for the sim.
+async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
+    let args = runner::cluster::ClientArgs {
+        kubeconfig: Some(sim.kubeconfig_path().to_owned()),
+        context: None,
+    };
+    runner::cluster::connect(&args).await.unwrap().client
 }

@@ -49,7 +49,7 @@ impl Write for Buffer {
 impl Harness {
     pub async fn start(options: SimOptions) -> Self {
         let sim = SimServer::start(options).await.unwrap();
-        let cluster = Cluster::new(sim.client().await.unwrap(), "sim");
+        let cluster = Cluster::new(runner_client(&sim).await, "sim");
         Self {
             sim,
             cluster,
@@ -249,4 +249,13 @@ pub fn root(cn: &str) -> CertifiedKey {
 pub fn issuer(signer: &CertifiedKey) -> CertifiedKey {
     let request = CertRequest::new(Profile::IntermediateCa, "identity.linkerd.cluster.local");
     generate(&request, Some(signer)).unwrap()
+}
+
+/// The client the runner builds for a `--kubeconfig` (one retry loop, ours), for the sim.
+async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
+    let args = runner::cluster::ClientArgs {
+        kubeconfig: Some(sim.kubeconfig_path().to_owned()),
+        context: None,
+    };
+    runner::cluster::connect(&args).await.unwrap().client
 }

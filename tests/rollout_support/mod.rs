@@ -171,7 +171,7 @@ impl Harness {
             "//! A test.\nstep(\"s\", \"the step\", #{{ changes_cluster: true }}, || {{\n{body}\n}});\n"
         );
         std::fs::write(&runbook, text).unwrap();
-        let cluster = Cluster::new(self.sim.client().await.unwrap(), "sim");
+        let cluster = Cluster::new(runner_client(&self.sim).await, "sim");
         let options = RunOptions {
             runbook,
             workdir: dir.path().join("work"),
@@ -219,4 +219,13 @@ pub fn ready(pod: &Value) -> bool {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     })
+}
+
+/// The client the runner builds for a `--kubeconfig` (one retry loop, ours), for the sim.
+async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
+    let args = runner::cluster::ClientArgs {
+        kubeconfig: Some(sim.kubeconfig_path().to_owned()),
+        context: None,
+    };
+    runner::cluster::connect(&args).await.unwrap().client
 }
