@@ -296,6 +296,83 @@ impl SimHandle {
         &self.store
     }
 
+    /// What keeps the cluster from being settled, as `Kind namespace/name` lines: workloads
+    /// without all their replicas ready (a paused Deployment excepted) and pods not Ready. A
+    /// scenario's pods are made by its controllers on the simulated clock after the server
+    /// starts, so tests and rehearsals that need a healthy mesh wait until this is empty.
+    pub fn unsettled(&self) -> Vec<String> {
+        let registry = self.store.registry();
+        let list = |group: &str, plural: &str| -> Vec<serde_json::Value> {
+            let Some(rt) = registry.lookup(group, "v1", plural) else {
+                return Vec::new();
+            };
+            self.store
+                .list(&rt, None, &Default::default())
+                .map(|page| page.items.iter().map(|item| (**item).clone()).collect())
+                .unwrap_or_default()
+        };
+        let name = |kind: &str, object: &serde_json::Value| {
+            let meta = &object["metadata"];
+            format!(
+                "{kind} {}/{}",
+                meta["namespace"].as_str().unwrap_or_default(),
+                meta["name"].as_str().unwrap_or_default()
+            )
+        };
+        let mut waiting = Vec::new();
+        for (plural, kind, wanted, ready) in [
+            (
+                "deployments",
+                "Deployment",
+                "/spec/replicas",
+                "/status/readyReplicas",
+            ),
+            (
+                "statefulsets",
+                "StatefulSet",
+                "/spec/replicas",
+                "/status/readyReplicas",
+            ),
+            (
+                "daemonsets",
+                "DaemonSet",
+                "/status/desiredNumberScheduled",
+                "/status/numberReady",
+            ),
+        ] {
+            for workload in list("apps", plural) {
+                if workload["spec"]["paused"] == true {
+                    continue;
+                }
+                let count = |pointer| {
+                    workload
+                        .pointer(pointer)
+                        .and_then(serde_json::Value::as_i64)
+                };
+                // A DaemonSet whose controller has not counted its nodes yet wants pods too.
+                let wanted = count(wanted).unwrap_or(1);
+                if wanted > 0 && count(ready).unwrap_or(0) < wanted {
+                    waiting.push(name(kind, &workload));
+                }
+            }
+        }
+        let ready = |pod: &serde_json::Value| {
+            pod["status"]["conditions"]
+                .as_array()
+                .is_some_and(|conditions| {
+                    conditions
+                        .iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+        };
+        for pod in list("", "pods") {
+            if !ready(&pod) {
+                waiting.push(name("Pod", &pod));
+            }
+        }
+        waiting
+    }
+
     /// The live fault settings.
     pub fn faults(&self) -> &Faults {
         &self.faults

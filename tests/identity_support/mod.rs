@@ -60,12 +60,27 @@ impl Harness {
 
     /// A built-in scenario with its controllers.
     pub async fn scenario(name: &str) -> Self {
-        Self::start(SimOptions {
+        let harness = Self::start(SimOptions {
             scenario: Some(name.to_owned()),
             cluster: Some(ClusterOptions::default()),
             ..SimOptions::default()
         })
-        .await
+        .await;
+        // On a loaded machine the controllers may not have made the pods yet: a check then
+        // finds no proxy to judge, green before and after any change.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let waiting = harness.sim.unsettled();
+            if waiting.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "scenario {name}: not ready after 60 s: {waiting:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        harness
     }
 
     /// A manifest file loaded into a cluster with controllers.
