@@ -63,13 +63,6 @@ impl Error {
     /// The message and its chain of causes, `a: b: c`, as printed for the operator. A runbook
     /// may `throw` anything, so the text passes through the same redaction as the output.
     pub fn chain(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        crate::output::redact_private_keys(&text)
+        crate::output::redact_private_keys(&crate::pki::chain_text(self))
     }
 }

@@ -116,9 +116,42 @@ pub fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
+        // Some libraries end their own message with their source's, which the chain would
+        // then print twice in a row ("client error (Connect): client error (Connect)").
+        let said = inner.to_string();
+        if !text.ends_with(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = inner.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain_text;
+
+    /// An error whose message already ends with its source's, as hyper's and kube's do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("client error ({0})")]
+    struct Repeats(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("Connect")]
+    struct Inner(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("getting Secret linkerd/linkerd-identity-issuer")]
+    struct Outer(#[source] Repeats);
+
+    #[test]
+    fn a_source_the_message_already_ends_with_is_not_said_twice() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Outer(Repeats(Inner(io)));
+        assert_eq!(
+            chain_text(&error),
+            "getting Secret linkerd/linkerd-identity-issuer: client error (Connect): Connect: refused"
+        );
+    }
 }
