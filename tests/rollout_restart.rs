@@ -373,6 +373,13 @@ async fn a_missing_namespace_and_unknown_options_are_named_before_any_write() {
         "{}",
         ran.error()
     );
+    let ran = h.run(r#"restart_ns(["emojivoto", ""])"#, false).await;
+    assert!(
+        ran.error()
+            .contains("restart_ns: a namespace name is empty"),
+        "{}",
+        ran.error()
+    );
     let ran = h
         .run(r#"restart_ns("emojivoto", #{ concurrency: "4" })"#, false)
         .await;

@@ -135,14 +135,28 @@ async fn check_runbook_passes_on_a_healthy_mesh() {
     let outputs = run.outputs("check").unwrap();
     assert_eq!(outputs["success"], true);
     assert_eq!(outputs["stale_pods"], 0);
+    // Every proxy with inline anchors trusts the one root; the control plane's read theirs
+    // from the ConfigMap and are counted apart, not as pods that trust nothing.
+    let said = |text: &str| {
+        run.of("log")
+            .any(|e| e["message"].as_str().unwrap_or_default().contains(text))
+    };
+    let inline = run
+        .of("log")
+        .filter_map(|e| e["message"].as_str())
+        .find(|m| m.contains("with inline anchors trust root"))
+        .expect("a line per trusted root");
+    let (counted, of) = inline.split_once(" of ").unwrap();
+    assert_eq!(counted, of.split(' ').next().unwrap(), "{inline}");
     assert!(
-        run.of("log").any(|e| e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("meshed pod(s) trust root")),
+        said("meshed pod(s) read their anchors from a ConfigMap reference"),
         "{:?}",
         run.events
     );
+    // The journal never answers for a check: a second run checks again.
+    let again = r.run(&runbook("check.rhai"), &[]).await;
+    again.ok("check.rhai again");
+    assert!(again.of("step_finished").any(|e| e["step"] == "check"));
     assert_eq!(r.versions(), before, "check.rhai changed the cluster");
 }
 

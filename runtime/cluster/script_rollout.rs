@@ -63,7 +63,7 @@ fn workload_kinds(function: &str, names: Option<Vec<String>>) -> ScriptResult<Ve
 
 fn namespaces_of(function: &str, value: &Dynamic) -> ScriptResult<Vec<String>> {
     if let Ok(one) = value.clone().into_string() {
-        return Ok(vec![one]);
+        return namespaces_of(function, &Dynamic::from_array(vec![one.into()]));
     }
     let wrong = || {
         fail(format!(
@@ -72,10 +72,15 @@ fn namespaces_of(function: &str, value: &Dynamic) -> ScriptResult<Vec<String>> {
         ))
     };
     let items = value.clone().try_cast::<Array>().ok_or_else(wrong)?;
-    items
+    let names: Vec<String> = items
         .into_iter()
         .map(|i| i.into_string().map_err(|_| wrong()))
-        .collect()
+        .collect::<ScriptResult<_>>()?;
+    // Caught here, not by the client: kube's own words for it name no namespace or function.
+    if names.iter().any(String::is_empty) {
+        return Err(fail(format!("{function}: a namespace name is empty")));
+    }
+    Ok(names)
 }
 
 /// Registers `now`, `meshed_workloads`, `restart_ns` and `wait_event`.

@@ -33,6 +33,9 @@ pub struct StepDecl {
     pub name: String,
     pub description: String,
     pub changes_cluster: bool,
+    /// Runs on every run, never skipped as finished in an earlier one: a step that reports
+    /// on the cluster as it is now (a check) would otherwise repeat an old answer.
+    pub every_run: bool,
     pub body: FnPtr,
     /// Where `step(...)` is, `file, line L, column C`: a limit error inside the step cannot
     /// say where it happened (Rhai moves it to the outermost call), so it names the step.
@@ -136,7 +139,8 @@ pub(crate) fn register(engine: &mut Engine, ctx: &Arc<RunContext>) {
         let registration = FuncRegistration::new("step").with_comments([
             "/// Declares a named step; steps run in the order declared. The body's result (usually",
             "/// a map) is the step's output, recorded in the journal. Options: `changes_cluster:",
-            "/// true` asks for consent before the step runs. Top level only.",
+            "/// true` asks for consent before the step runs; `every_run: true` runs it on every",
+            "/// run, also when the journal records it as finished (a check). Top level only.",
             "///",
             "/// ```rhai",
             "/// step(\"generate\", \"Generate the new root\", || #{ root: \"...\" });",
@@ -345,13 +349,15 @@ fn declare_step(
     if state.declared.steps.iter().any(|s| s.name == name) {
         return Err(fail(format!("step `{name}` is declared twice")));
     }
-    let mut changes_cluster = false;
+    let (mut changes_cluster, mut every_run) = (false, false);
     for (key, value) in options {
         match (key.as_str(), value.as_bool()) {
             ("changes_cluster", Ok(flag)) => changes_cluster = flag,
+            ("every_run", Ok(flag)) => every_run = flag,
             _ => {
                 return Err(fail(format!(
-                    "step `{name}`: unknown option `{key}` (known: changes_cluster: bool)"
+                    "step `{name}`: unknown option `{key}` (known: changes_cluster: bool, \
+                     every_run: bool)"
                 )));
             }
         }
@@ -367,6 +373,7 @@ fn declare_step(
         name: name.to_owned(),
         description: description.to_owned(),
         changes_cluster,
+        every_run,
         body,
         declared_at,
     });

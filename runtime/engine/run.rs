@@ -194,7 +194,7 @@ fn drive(
     let pending: Vec<&str> = steps
         .iter()
         .zip(&selected)
-        .filter(|(step, chosen)| **chosen && journal.finished(&step.name).is_none())
+        .filter(|(step, chosen)| **chosen && !done(&journal, step))
         .map(|(step, _)| step.name.as_str())
         .collect();
     if let Some(last) = journal.steps().last() {
@@ -220,9 +220,10 @@ fn drive(
 
     // Ask before the first step, not half way: a refusal then leaves nothing done.
     if !options.dry_run {
-        let first_change = steps.iter().zip(&selected).find(|(step, chosen)| {
-            **chosen && step.changes_cluster && journal.finished(&step.name).is_none()
-        });
+        let first_change = steps
+            .iter()
+            .zip(&selected)
+            .find(|(step, chosen)| **chosen && step.changes_cluster && !done(&journal, step));
         if let Some((step, _)) = first_change {
             ctx.ensure(&format!("run step `{}`", step.name))?;
         }
@@ -250,7 +251,7 @@ fn drive(
     for (step, chosen) in steps.iter().zip(selected) {
         let reason = if !chosen {
             Some("not selected")
-        } else if journal.finished(&step.name).is_some() {
+        } else if done(&journal, step) {
             Some("finished in an earlier run (outputs reused from the journal)")
         } else {
             None
@@ -453,6 +454,11 @@ fn create_workdir(dir: &std::path::Path) -> Result<(), RunError> {
         path: dir.to_owned(),
         source,
     })
+}
+
+/// Whether an earlier run finished `step`, so that this one skips it and reuses its outputs.
+fn done(journal: &Journal, step: &StepDecl) -> bool {
+    !step.every_run && journal.finished(&step.name).is_some()
 }
 
 /// Creates the workdir and takes its lock, before the journal is read: two runs in one

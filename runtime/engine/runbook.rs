@@ -238,6 +238,7 @@ mod tests {
             name: "spin".to_owned(),
             description: String::new(),
             changes_cluster: false,
+            every_run: false,
             body: rhai::FnPtr::new("f").unwrap(),
             declared_at: "spin.rhai, line 3, column 1".to_owned(),
         };

@@ -185,7 +185,7 @@ fn declaration_errors_name_the_runbook_and_the_place() {
         ),
         (
             "step(\"a\", \"A\", #{ changes_clutser: true }, || 1);",
-            "step `a`: unknown option `changes_clutser` (known: changes_cluster: bool) (line 1, \
+            "step `a`: unknown option `changes_clutser` (known: changes_cluster: bool, every_run: bool) (line 1, \
              column 1)",
         ),
         (
@@ -317,4 +317,24 @@ fn with_json_output_an_error_before_any_step_is_also_an_event_on_stdout() {
     let message = event["message"].as_str().unwrap();
     assert!(message.contains("issuer_validity"), "{message}");
     assert_eq!(out.stderr, format!("error: {message}\n"));
+}
+
+#[test]
+fn the_shipped_runbooks_refuse_an_empty_control_plane_namespace_before_anything_runs() {
+    for runbook in ["rotate.rhai", "rotate-issuer.rhai", "check.rhai"] {
+        let out = Run::new()
+            .shipped(runbook)
+            .args(["--set", "namespace=", "--list"])
+            .status(2)
+            .stdout("")
+            .run();
+        assert!(
+            out.stderr.contains(
+                "namespace is empty: give the namespace of the Linkerd control plane (default \
+                 linkerd)"
+            ),
+            "{runbook}: {}",
+            out.stderr
+        );
+    }
 }

@@ -316,3 +316,24 @@ fn a_second_run_in_a_busy_workdir_is_refused_before_it_reads_the_journal() {
         .args(["--fresh", "--yes"])
         .run();
 }
+
+#[test]
+fn an_every_run_step_runs_again_while_finished_steps_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let runbook = r#"
+        step("once", "Once", || { log_info("once ran"); 1 });
+        step("look", "Look", #{ every_run: true }, || { log_info("look ran"); 2 });
+    "#;
+    let first = Run::in_dir(dir.path()).runbook("r.rhai", runbook).run();
+    assert!(first.stdout.contains("once ran") && first.stdout.contains("look ran"));
+    let second = Run::in_dir(dir.path()).arg("r.rhai").run();
+    assert!(!second.stdout.contains("once ran"), "{}", second.stdout);
+    assert!(second.stdout.contains("look ran"), "{}", second.stdout);
+    assert!(
+        second
+            .stdout
+            .contains("- once: skipped, finished in an earlier run"),
+        "{}",
+        second.stdout
+    );
+}
