@@ -338,3 +338,25 @@ fn the_shipped_runbooks_refuse_an_empty_control_plane_namespace_before_anything_
         );
     }
 }
+
+#[test]
+fn the_rotations_refuse_an_issuer_that_would_lapse_before_proxies_renew() {
+    for runbook in ["rotate.rhai", "rotate-issuer.rhai"] {
+        let out = Run::new()
+            .shipped(runbook)
+            .args(["--set", "issuer_validity=47h", "--list"])
+            .status(2)
+            .stdout("")
+            .run();
+        assert!(
+            out.stderr
+                .contains("issuer_validity (47h) is shorter than 48h: proxies' 24h certificates"),
+            "{runbook}: {}",
+            out.stderr
+        );
+        Run::new()
+            .shipped(runbook)
+            .args(["--set", "issuer_validity=48h", "--list"])
+            .run();
+    }
+}
