@@ -119,8 +119,10 @@ async fn conflicts_on_every_other_write_are_reread_and_replanned() {
     let h = Harness::scenario("stable-2.10").await;
     let new_root = root("root.linkerd.cluster.local");
     let (crt, _) = h.ca_files("new-root", &new_root);
+    // Every other write, not a random half: a random run of eight conflicts on one write
+    // failed the test about once in a hundred runs.
     h.sim.faults().set(FaultConfig {
-        conflict_rate: 0.5,
+        conflict_every: 2,
         ..FaultConfig::default()
     });
     let body = format!(

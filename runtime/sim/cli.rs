@@ -132,6 +132,7 @@ impl ServeArgs {
                 latency: self.latency.unwrap_or_default(),
                 watch_cut_after: self.watch_cut_after,
                 conflict_rate: self.conflict_rate,
+                conflict_every: 0,
             },
             store: StoreOptions {
                 history: self.history,

@@ -19,6 +19,9 @@ pub struct FaultConfig {
     pub watch_cut_after: Option<Duration>,
     /// Share of writes (PUT, PATCH) answered `409 Conflict`.
     pub conflict_rate: f64,
+    /// Every Nth write answered `409 Conflict` (0: none), for tests that need conflicts to
+    /// happen and a re-read write to pass, without the chance of a long run of them.
+    pub conflict_every: u32,
 }
 
 /// What an injected fault does to a request.
@@ -31,20 +34,27 @@ pub enum Injected {
 
 /// The live fault settings of a server; clones share them.
 #[derive(Debug, Clone, Default)]
-pub struct Faults(Arc<RwLock<FaultConfig>>);
+pub struct Faults {
+    config: Arc<RwLock<FaultConfig>>,
+    /// Writes drawn for so far, for `conflict_every`.
+    writes: Arc<std::sync::atomic::AtomicU64>,
+}
 
 impl Faults {
     pub fn new(config: FaultConfig) -> Self {
-        Self(Arc::new(RwLock::new(config)))
+        Self {
+            config: Arc::new(RwLock::new(config)),
+            writes: Arc::default(),
+        }
     }
 
     /// Replaces the settings; requests already running keep the old ones.
     pub fn set(&self, config: FaultConfig) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = config;
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
     }
 
     pub fn get(&self) -> FaultConfig {
-        self.0
+        self.config
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -53,6 +63,14 @@ impl Faults {
     /// Draws the fault, if any, for one request.
     pub fn draw(&self, is_write: bool) -> Option<Injected> {
         let c = self.get();
+        if is_write && c.conflict_every > 0 {
+            let n = 1 + self
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n.is_multiple_of(u64::from(c.conflict_every)) {
+                return Some(Injected::Conflict);
+            }
+        }
         let hit = |rate: f64| rate > 0.0 && rand::random::<f64>() < rate;
         if hit(c.error_rate) {
             Some(Injected::ServerError)
@@ -171,6 +189,20 @@ impl RequestCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conflict_every_answers_every_nth_write_and_no_read() {
+        let f = Faults::new(FaultConfig {
+            conflict_every: 2,
+            ..Default::default()
+        });
+        let drawn: Vec<_> = [true, false, true, true, true, true]
+            .into_iter()
+            .map(|write| f.draw(write))
+            .collect();
+        let conflict = Some(Injected::Conflict);
+        assert_eq!(drawn, [None, None, conflict, None, conflict, None]);
+    }
 
     #[test]
     fn certain_faults_always_fire_and_none_by_default() {
