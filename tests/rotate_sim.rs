@@ -324,12 +324,62 @@ async fn scenario_edge_with_api_faults() {
     assert!(injected > 5, "only {injected} faults were injected");
 }
 
+/// The rotation through API faults, then the faults off for the judgement.
+async fn with_faults(setup: Setup<'_>, what: &str) {
+    let r = Rehearsal::start(setup, api_faults()).await;
+    rehearse(&r, what, &[]).await;
+    r.sim.faults().set(FaultConfig::default());
+    r.assert_rotated(what);
+    check_passes(&r, what).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_stable_2_8_with_api_faults() {
+    with_faults(Setup::Scenario("stable-2.8"), "stable-2.8 with faults").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_stable_2_10_with_api_faults() {
+    with_faults(Setup::Scenario("stable-2.10"), "stable-2.10 with faults").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenario_stable_2_11_with_api_faults() {
-    let r = Rehearsal::start(Setup::Scenario("stable-2.11"), api_faults()).await;
-    rehearse(&r, "stable-2.11 with faults", &[]).await;
-    r.sim.faults().set(FaultConfig::default());
-    r.assert_rotated("stable-2.11 with faults");
+    with_faults(Setup::Scenario("stable-2.11"), "stable-2.11 with faults").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_stable_2_12_with_api_faults() {
+    with_faults(Setup::Scenario("stable-2.12"), "stable-2.12 with faults").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenario_expiring_root_with_api_faults() {
+    with_faults(
+        Setup::Scenario("expiring-root"),
+        "expiring-root with faults",
+    )
+    .await;
+}
+
+/// Every fixture install in one test, one after the other: the same rotation through faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fixture_with_api_faults() {
+    let Some(dir) = fixtures() else { return };
+    for install in [
+        "install-stable-2.7.0.yaml",
+        "install-stable-2.9.0.yaml",
+        "install-stable-2.10.0.yaml",
+        "install-stable-2.11.0.yaml",
+        "install-stable-2.12.0.yaml",
+        "install-edge-26.8.3.yaml",
+    ] {
+        with_faults(
+            Setup::Fixture(&dir, install),
+            &format!("{install} with faults"),
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
