@@ -95,14 +95,24 @@ pub struct RunArgs {
         default_value = "human"
     )]
     pub output: Format,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// A folder whose modules override the embedded stdlib.
+    #[arg(long, value_name = "DIR", env = "RUNNER_STDLIB")]
+    pub stdlib: Option<PathBuf>,
+}
+
+/// Which cluster a command talks to: the same flags for `run` and `check`.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
     /// Kubeconfig file to use, as kubectl's flag.
     #[arg(long, value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
     /// Kubeconfig context to use, as kubectl's flag.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Run against the built-in simulated cluster (scenario `edge` by default, or a manifest
-    /// file); asks nothing.
+    /// Use the built-in simulated cluster (scenario `edge` by default, or a manifest file)
+    /// instead; a run against it asks nothing.
     #[arg(
         long,
         value_name = "SCENARIO",
@@ -112,9 +122,6 @@ pub struct RunArgs {
         conflicts_with_all = ["kubeconfig", "context"]
     )]
     pub sim: Option<String>,
-    /// A folder whose modules override the embedded stdlib.
-    #[arg(long, value_name = "DIR", env = "RUNNER_STDLIB")]
-    pub stdlib: Option<PathBuf>,
 }
 
 /// Options of `runner check`.
@@ -150,22 +157,8 @@ pub struct CheckArgs {
         default_value = "human"
     )]
     pub output: Format,
-    /// Kubeconfig file to use, as kubectl's flag.
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use, as kubectl's flag.
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-    /// Check the built-in simulated cluster (scenario `edge` by default, or a manifest file).
-    #[arg(
-        long,
-        value_name = "SCENARIO",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "default",
-        conflicts_with_all = ["kubeconfig", "context"]
-    )]
-    pub sim: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Runs the parsed command line and returns the process exit code.
@@ -237,7 +230,7 @@ fn run_runbook(args: RunArgs) -> Result<ExitCode, Error> {
         let target = if args.list {
             None
         } else {
-            cluster_target(&args.kubeconfig, &args.context, &args.sim).await?
+            cluster_target(&args.cluster).await?
         };
         if let Some(target) = &target {
             options.target = target.cluster().target().to_owned();
@@ -309,18 +302,14 @@ impl Target {
 /// `--sim`, else the kubeconfig the flags and `KUBECONFIG` name. With nothing named and no
 /// configuration found, the run has no cluster: runbooks that only make certificates still
 /// run, and a cluster primitive says what is missing.
-async fn cluster_target(
-    kubeconfig: &Option<PathBuf>,
-    context: &Option<String>,
-    sim: &Option<String>,
-) -> Result<Option<Target>, Error> {
-    if let Some(scenario) = sim {
+async fn cluster_target(args: &ClusterArgs) -> Result<Option<Target>, Error> {
+    if let Some(scenario) = &args.sim {
         let sim = cluster::target::start_sim(scenario).await?;
         return Ok(Some(Target::Sim(Box::new(sim))));
     }
     let selection = cluster::ClientArgs {
-        kubeconfig: kubeconfig.clone(),
-        context: context.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
     };
     match cluster::connect(&selection).await {
         Ok(connected) => Ok(Some(Target::Real(cluster::Cluster::new(
@@ -347,7 +336,7 @@ fn check(args: CheckArgs) -> Result<ExitCode, Error> {
         warnings_as_errors: args.warnings_as_errors,
     };
     runtime()?.block_on(async {
-        let target = cluster_target(&args.kubeconfig, &args.context, &args.sim)
+        let target = cluster_target(&args.cluster)
             .await?
             .ok_or(Error::NoCluster)?;
         let passed = crate::identity::run_check(target.cluster(), &command, &output)

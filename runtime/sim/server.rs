@@ -351,7 +351,7 @@ impl SimHandle {
                 };
                 // A DaemonSet whose controller has not counted its nodes yet wants pods too.
                 let wanted = count(wanted).unwrap_or(1);
-                if wanted > 0 && count(ready).unwrap_or(0) < wanted {
+                if wanted > 0 && count(ready).unwrap_or(0) != wanted {
                     waiting.push(name(kind, &workload));
                 }
             }

@@ -76,28 +76,7 @@ impl Harness {
     /// ready.
     pub async fn settle(&self) {
         self.wait_for(30, "every workload whole and every pod ready", |h| {
-            let pods = h.list("", "pods", None);
-            let whole = |group: &str, plural: &str, wanted: &str, have: &str| {
-                // A paused Deployment made while paused never gets pods.
-                h.list(group, plural, None).iter().all(|w| {
-                    if w["spec"]["paused"] == true {
-                        return true;
-                    }
-                    let want = w.pointer(wanted).and_then(Value::as_i64).unwrap_or(1);
-                    let has = w["status"][have].as_i64().unwrap_or(0);
-                    want > 0 && has == want
-                })
-            };
-            !pods.is_empty()
-                && pods.iter().all(ready)
-                && whole("apps", "deployments", "/spec/replicas", "readyReplicas")
-                && whole("apps", "statefulsets", "/spec/replicas", "readyReplicas")
-                && whole(
-                    "apps",
-                    "daemonsets",
-                    "/status/desiredNumberScheduled",
-                    "numberReady",
-                )
+            !h.list("", "pods", None).is_empty() && h.sim.unsettled().is_empty()
         })
         .await;
     }
@@ -214,13 +193,6 @@ impl Harness {
     }
 }
 
-pub fn ready(pod: &Value) -> bool {
-    pod["status"]["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
-
 /// The client the runner builds for a `--kubeconfig` (one retry loop, ours), for the sim.
 async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
     let args = runner::cluster::ClientArgs {
@@ -228,4 +200,11 @@ async fn runner_client(sim: &runner::sim::SimHandle) -> kube::Client {
         context: None,
     };
     runner::cluster::connect(&args).await.unwrap().client
+}
+
+pub fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
